@@ -4,7 +4,8 @@ Per frame: root angular velocity about Y, root linear velocity (x, z) in the fac
 (4); root-relative joint positions in the facing frame (ric, (J-1)*3); local 6D joint rotations
 ((J-1)*6); joint velocities in the facing frame (J*3); four foot contacts. ``T`` joint frames give
 ``T-1`` feature frames. The computation follows the reference ``process_file`` step by step, including
-its facing direction for the per-frame root rotation, which adds the *left-minus-right* hip vector to
+its facing direction for the per-frame root rotation (see ``_root_rotation`` for the one place we
+deliberately differ), which adds the *left-minus-right* hip vector to
 the *right-minus-left* shoulder vector (an index swap in the original code, kept here so our features
 match the released data).
 """
@@ -85,7 +86,12 @@ def _root_rotation(pos: torch.Tensor, sk: Skeleton) -> torch.Tensor:
     forward = R.normalize(forward)
     root = R.qbetween(forward, forward.new_tensor(_FORWARD).expand_as(forward)).clone()
     root[0] = root.new_tensor([1.0, 0.0, 0.0, 0.0])
-    return root
+    # Keep consecutive quaternions in one hemisphere. The reference does not, so its yaw rate
+    # (an arcsin of the relative quaternion) flips sign for one frame whenever a motion turns past
+    # 180 degrees from its start (every full circle); rotations themselves are unchanged.
+    flips = ((root[1:] * root[:-1]).sum(-1) < 0).to(root.dtype)
+    sign = torch.cat([root.new_ones(1), torch.cumprod(1 - 2 * flips, 0)])
+    return root * sign[:, None]
 
 
 def _local_rotations(pos: torch.Tensor, root: torch.Tensor, sk: Skeleton) -> torch.Tensor:
@@ -184,19 +190,24 @@ def features_to_joints_rot(features: np.ndarray, skeleton: str | Skeleton = "t2m
     return forward_kinematics(R.cont6d_to_matrix(rots), root, sk).numpy().astype(np.float32)
 
 
-def forward_kinematics(local: torch.Tensor, root: torch.Tensor, sk: Skeleton) -> torch.Tensor:
+def forward_kinematics(local: torch.Tensor, root: torch.Tensor, sk: Skeleton,
+                       branches_from_root: bool = True) -> torch.Tensor:
     """Joints from per-joint rotation matrices ``[..., J, 3, 3]`` and root positions ``[..., 3]``.
 
-    As in HumanML3D, every chain starts from the root rotation (arm chains included), and joint
-    ``chain[i]``'s rotation turns the bone ``chain[i-1] -> chain[i]``.
+    Joint ``chain[i]``'s rotation turns the bone ``chain[i-1] -> chain[i]``. With
+    ``branches_from_root`` (HumanML3D's convention, used by its rotation features) a chain that
+    branches off mid-body (the arms) starts from the root rotation; without it, from the global
+    rotation of its first joint, as in a true hierarchy (a rigid body).
     """
     offsets = torch.as_tensor(sk.offsets, dtype=local.dtype, device=local.device)
     joints: list[torch.Tensor | None] = [None] * sk.num_joints
+    glob_of: dict[int, torch.Tensor] = {0: local[..., 0, :, :]}
     joints[0] = root
     for chain in sk.kinematic_chain:
-        glob = local[..., 0, :, :]
+        glob = local[..., 0, :, :] if branches_from_root else glob_of[chain[0]]
         for parent, child in zip(chain[:-1], chain[1:]):
             glob = glob @ local[..., child, :, :]
+            glob_of[child] = glob
             joints[child] = joints[parent] + (glob @ offsets[child].unsqueeze(-1)).squeeze(-1)
     return torch.stack(joints, dim=-2)  # type: ignore[arg-type]
 

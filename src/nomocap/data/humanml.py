@@ -137,6 +137,20 @@ def infer_skeleton(root: Path) -> Skeleton:
         raise CorpusError(f"{root}/Mean.npy: {err}") from None
 
 
+def feature_stats(features: list[np.ndarray], skeleton: Skeleton,
+                  feet_bias: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """``Mean.npy`` / ``Std.npy`` as HumanML3D computes them: per-dimension mean; the std averaged within
+    each part (root yaw rate, root xz velocity, root height, ric, rot, vel, feet), feet divided by 5."""
+    data = np.concatenate(features, axis=0).astype(np.float64)
+    mean, std = data.mean(axis=0), data.std(axis=0)
+    sl = skeleton.feature_slices
+    parts = [slice(0, 1), slice(1, 3), slice(3, 4), sl["ric"], sl["rot"], sl["vel"]]
+    for part in parts:
+        std[part] = std[part].mean()
+    std[sl["feet"]] = std[sl["feet"]].mean() / feet_bias
+    return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
+
+
 def crop_to_unit(length: int, unit: int = UNIT_LENGTH) -> int:
     return (length // unit) * unit
 

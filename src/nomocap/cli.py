@@ -74,6 +74,119 @@ def data_prompts(
     console.print(table)
 
 
+@data_app.command("synth")
+def data_synth(
+    out: Path = typer.Option(..., "--out", "-o", help="folder to write the corpus to"),
+    domain: str = typer.Option("h", help="h (HumanML3D-like) or k (KIT-like)"),
+    size: int = typer.Option(None, help="number of motions (mirrored twins are added); default h 4000, k 1200"),
+    seed: int = typer.Option(0, help="random seed; the same seed gives the same bytes"),
+    force: bool = typer.Option(False, help="replace a corpus already in --out"),
+) -> None:
+    """Generate the embedded motion-language corpus in the HumanML3D layout.
+
+    Example: nomocap data synth --out data/h --domain h --size 4000 --seed 0
+    """
+    from rich.progress import Progress
+
+    from nomocap.data.synth.corpus import synthesize
+    from nomocap.data.synth.generate import DOMAINS
+
+    if domain not in DOMAINS:
+        fail(f"unknown --domain {domain!r}: choose h or k")
+    if size is not None and size < 1:
+        fail(f"--size must be at least 1, got {size}")
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"synthesising domain {domain}", total=size or DOMAINS[domain].default_size)
+        try:
+            synthesize(out, domain, size, seed, force, on_progress=lambda i, n: progress.update(task, completed=i))
+        except CorpusError as err:
+            fail(str(err))
+    console.print(f"wrote {out}")
+
+
+@data_app.command("categories")
+def data_categories(
+    source: Path = typer.Argument(..., help="a corpus folder or an annotations.json"),
+) -> None:
+    """Count captions per leave-one-out class (object manipulation, posture & balance) and split.
+
+    Example: nomocap data categories ../shared/data/kitml_texts/annotations.json
+    """
+    from nomocap.data.categories import CATEGORIES, caption_category
+    from nomocap.data.prompts import prompts_by_split
+
+    try:
+        splits = prompts_by_split(source)
+    except CorpusError as err:
+        fail(str(err))
+    table = Table(title=f"caption classes in {source}")
+    table.add_column("split")
+    for col in (*CATEGORIES, "other", "total"):
+        table.add_column(col, justify="right")
+    for split, by_id in splits.items():
+        texts = [t for ts in by_id.values() for t in ts]
+        counts = [sum(caption_category(t) == c for t in texts) for c in CATEGORIES]
+        table.add_row(split, *map(str, counts), str(len(texts) - sum(counts)), str(len(texts)))
+    console.print(table)
+
+
+@data_app.command("reach")
+def data_reach(
+    root: Path = typer.Argument(..., help="an embedded corpus (needs meta/)"),
+    category: str = typer.Option(..., help="object_manipulation or posture_balance"),
+    split: str = typer.Option("test", help="split whose captions of the category are reported"),
+    limit: int = typer.Option(20, help="rows to print"),
+) -> None:
+    """For each held-out caption, the primitives it needs and how often the rest of the training split has them.
+
+    Example: nomocap data reach data/h --category posture_balance
+    """
+    from nomocap.data.synth.reach import reach_report
+
+    try:
+        rows, _ = reach_report(root, category, split)
+    except (ValueError, CorpusError) as err:
+        fail(str(err))
+    table = Table(title=f"reach of {category} ({split} split) from the rest of the training split")
+    table.add_column("caption", overflow="fold")
+    table.add_column("primitive: training motions outside the category", overflow="fold")
+    for row in rows[:limit]:
+        table.add_row(row.caption, ", ".join(f"{p}: {n}" for p, n in row.primitives.items()))
+    console.print(table)
+    reachable = sum(r.reachable for r in rows)
+    console.print(f"{reachable}/{len(rows)} captions have every primitive elsewhere in the training split")
+
+
+@app.command("judge")
+def judge(
+    motion: Path = typer.Argument(..., help="joints [T, 22, 3] or features [T, 263] (.npy)"),
+    caption: str = typer.Argument(..., help="the caption to check the motion against"),
+    data: Path = typer.Option(None, help="corpus whose Mean/Std de-normalise normalised features"),
+) -> None:
+    """Check a motion against a caption from kinematics alone (the corpus grammar's attributes).
+
+    Example: nomocap judge data/h/new_joints/000001.npy "a person waves with the left hand"
+    """
+    from nomocap.data.humanml import load_stats
+    from nomocap.data.synth.judge import judge_motion
+    from nomocap.motion.io import load_joints
+
+    try:
+        joints, sk = load_joints(motion, "t2m", load_stats(data) if data else None)
+        verdict = judge_motion(joints, caption)
+    except (ValueError, CorpusError, OSError) as err:
+        fail(f"{motion}: {err}")
+    if not verdict:
+        fail(f"the caption {caption!r} asserts nothing the judge can check (not in the corpus grammar)")
+    table = Table(title=caption)
+    table.add_column("attribute")
+    table.add_column("verdict")
+    for key, ok in verdict.items():
+        table.add_row(key, "[green]pass[/]" if ok else "[red]fail[/]")
+    console.print(table)
+    console.print(f"accuracy {sum(verdict.values()) / len(verdict):.2f} ({sum(verdict.values())}/{len(verdict)})")
+
+
 @app.command("render")
 def render(
     motion: Path = typer.Argument(..., help="a .npy of joints [T, J, 3] or features [T, D]"),

@@ -42,6 +42,8 @@ class Style:
     lean: float = 2.0  # habitual trunk lean, degrees (negative: upright / leaning back)
     amplitude: float = 1.0  # scale of gesture amplitudes
     tempo: float = 1.0  # > 1: gestures faster, clips shorter
+    knee_bend: float = 0.0  # habitual knee flexion, degrees (a softer, lower stance)
+    arm_carriage: float = 0.0  # arms habitually held away from the body, degrees
 
     def jitter(self, rng: np.random.Generator, amount: float = 0.1) -> Style:
         vals = {k: v * (1.0 + amount * rng.uniform(-1, 1)) for k, v in self.__dict__.items()}
@@ -132,6 +134,13 @@ def bend_at_hips(a, frames=slice(None), forward=0.0):
         a[frames, HIP[side], 0] += -deg(forward)
 
 
+def apply_posture(a: np.ndarray, style: Style) -> None:
+    """The domain's habitual stance, added under every action."""
+    for side in (L, R):
+        set_leg(a, side, flex=0.5 * style.knee_bend, knee=style.knee_bend, ankle=0.5 * style.knee_bend)
+        set_arm(a, side, abduct=style.arm_carriage)
+
+
 def _frames(seconds: float, style: Style, speed: float = 1.0) -> int:
     return int(round(seconds * FPS / (style.tempo * speed)))
 
@@ -220,17 +229,17 @@ def jump(variant, count, speed, style, rng, flight_height=None, forward=None):
     height = flight_height if flight_height is not None else style.jump_height * rng.uniform(0.8, 1.2)
     forward = forward if forward is not None else (0.6 if variant == "forward" else 0.0)
     air = 2 * np.sqrt(2 * height / 9.81)
-    one = 0.45 + 0.12 + air + 0.3 + 0.3
+    one = 0.5 + 0.25 + air + 0.35 + 0.4
     frames = int(round((count * one + 0.4) * FPS))
     clip = Clip.still(frames)
     keys: dict[str, list[tuple[float, float]]] = {k: [(0.0, 0.0)] for k in ("hip", "knee", "ankle", "arm", "spine")}
     for r in range(count):
         t0 = 0.2 + r * one
-        crouch, takeoff, land = t0 + 0.45, t0 + 0.57, t0 + 0.57 + air
-        for key, bottom, top in (("hip", 45, -5), ("knee", 75, 5), ("ankle", 25, -20), ("arm", -45, 150),
+        crouch, takeoff, land = t0 + 0.5, t0 + 0.75, t0 + 0.75 + air
+        for key, bottom, top in (("hip", 45, -5), ("knee", 75, 5), ("ankle", 25, -20), ("arm", -35, 110),
                                  ("spine", 20, -3)):
-            keys[key] += [(t0, 0.0), (crouch, bottom), (takeoff, top), (land, top * 0.3), (land + 0.25, bottom * 0.6),
-                          (land + 0.55, 0.0)]
+            keys[key] += [(t0, 0.0), (crouch, bottom), (takeoff, top), (land, top * 0.3), (land + 0.35, bottom * 0.6),
+                          (land + 0.75, 0.0)]
         t = np.arange(frames) / FPS
         s = (t - takeoff) / air
         m = (s > 0) & (s < 1)

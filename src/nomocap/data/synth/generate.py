@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nomocap.data.synth import body
-from nomocap.data.synth.actions import KINDS, Clip, Style
+from nomocap.data.synth.actions import KINDS, Clip, Style, apply_posture
 from nomocap.data.synth.captions import compose
 from nomocap.motion.skeleton import T2M
 
@@ -40,8 +40,8 @@ _K_WEIGHTS = {**_H_WEIGHTS, "walk": 10, "run": 3, "circle": 2, "turn": 3, "wave"
 
 DOMAINS = {
     "h": Domain("h", Style(), _H_WEIGHTS, p_sequence=0.3, p_overlay=0.2, default_size=4000),
-    "k": Domain("k", Style(stride=17.0, cadence=2.15, arm_swing=8.0, elbow=25.0, knee_lift=45.0, jump_height=0.15,
-                           lean=-3.0, amplitude=0.8, tempo=1.25),
+    "k": Domain("k", Style(stride=16.0, cadence=2.25, arm_swing=5.0, elbow=30.0, knee_lift=42.0, jump_height=0.14,
+                           lean=-4.0, amplitude=0.75, tempo=1.3, knee_bend=10.0, arm_carriage=12.0),
                 _K_WEIGHTS, p_sequence=0.15, p_overlay=0.1, default_size=1200),
 }
 
@@ -160,6 +160,7 @@ def build_motion(spec: MotionSpec, style: Style, rng: np.random.Generator) -> np
             track = np.concatenate([track, np.repeat(end, MIN_JOINT_FRAMES - len(track), 0)])
         tracks[key] = track
     angles, heading, lift, drift = tracks["angles"], tracks["heading"], tracks["lift"], tracks["drift"]
+    apply_posture(angles, style)
     world = body.ground(body.pose(angles), heading + rng.uniform(-np.pi, np.pi), lift, drift, tracks["pin"])
     return world
 

@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import FIXTURES
+
 from nomocap.data.categories import caption_category, check_category, motion_category
 from nomocap.data.humanml import load_annotation_splits
 

@@ -17,7 +17,8 @@ KEYWORDS: dict[str, list[str]] = {
     "object_manipulation": [
         r"pick(s|ed|ing)? (\w+ )?up", r"put(s|ting)? (\w+ )?down", r"set(s|ting)? (\w+ )?down", r"place(s|d)?",
         r"throw(s|ing|n)?", r"threw", r"toss(es|ed|ing)?", r"catch(es|ing)?", r"caught", r"carr(y|ies|ied|ying)",
-        r"grab(s|bed|bing)?", r"lift(s|ed|ing)? (a|an|the|some|something|it)\b", r"hold(s|ing)? (a|an|the|some|something)",
+        r"grab(s|bed|bing)?", r"lift(s|ed|ing)? (a|an|the|some|something|it)\b",
+        r"hold(s|ing)? (a|an|the|some|something)",
         r"object", r"box", r"ball", r"cup", r"bottle", r"glass", r"drink(s|ing)?", r"pour(s|ing)?",
     ],
     "posture_balance": [

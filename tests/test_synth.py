@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 
 from nomocap.cli import app
 from nomocap.data.check import check_corpus
-from nomocap.data.humanml import CorpusError, load_corpus
+from nomocap.data.humanml import CorpusError, corpus_gaussian, load_corpus, load_stats
 from nomocap.data.synth.actions import FAMILIES, KINDS, all_action_names
 from nomocap.data.synth.captions import mirror_caption, parse_caption
 from nomocap.data.synth.corpus import synthesize
 from nomocap.data.synth.judge import judge_batch, judge_motion
+from nomocap.eval.metrics import frechet_distance
 from nomocap.motion.features import mirror_joints
 
 runner = CliRunner()
@@ -123,22 +124,23 @@ def test_judge_on_bad_input():
     assert judge_motion(np.zeros((30, 22, 3)) + np.arange(22)[None, :, None] * 0.01, "xyzzy") == {}
 
 
+def _feature_frechet(a_root, b_root, norm_root):
+    """Fréchet distance of two corpora's feature frames, normalised by a third's Mean/Std."""
+    norm = load_stats(norm_root)
+    return frechet_distance(*corpus_gaussian(a_root, norm), *corpus_gaussian(b_root, norm))
+
+
 def test_domains_differ_more_than_seeds(corpus_h, corpus_k, tmp_path):
     other_h = synthesize(tmp_path / "h2", "h", size=160, seed=11)
+    same = _feature_frechet(corpus_h, other_h, corpus_h)
+    across = _feature_frechet(corpus_h, corpus_k, corpus_h)
+    assert across > 2.5 * same, (same, across)
 
-    def stats(root):
-        feats = np.concatenate([np.load(p) for p in sorted((root / "new_joint_vecs").glob("*.npy"))])
-        return feats.mean(0), np.cov(feats[:, :67], rowvar=False)
 
-    from scipy import linalg
-
-    def fid(a, b):
-        (m1, c1), (m2, c2) = a, b
-        covmean = linalg.sqrtm(c1 @ c2).real
-        return float(((m1[:67] - m2[:67]) ** 2).sum() + np.trace(c1 + c2 - 2 * covmean))
-
-    h, h2, k = stats(corpus_h), stats(other_h), stats(corpus_k)
-    assert fid(h, k) > 3 * fid(h, h2)
+@pytest.mark.slow
+def test_full_size_domains_differ_far_more_than_seeds(tmp_path):
+    h, h2, k = (synthesize(tmp_path / n, d, seed=s) for n, d, s in (("h", "h", 0), ("h2", "h", 1), ("k", "k", 0)))
+    assert _feature_frechet(h, k, h) > 10 * _feature_frechet(h, h2, h)
 
 
 def test_synth_refuses_to_overwrite_and_bad_args(tmp_path):

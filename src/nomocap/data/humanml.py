@@ -151,6 +151,16 @@ def feature_stats(features: list[np.ndarray], skeleton: Skeleton,
     return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
 
 
+def corpus_gaussian(root: str | Path, normalizer: Normalizer | None = None,
+                    split: str = "all") -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of every feature frame of a corpus split (normalised when a normalizer is given)."""
+    root = Path(root)
+    feats = np.concatenate([load_array(root / "new_joint_vecs" / f"{n}.npy") for n in read_split(root, split)])
+    if normalizer is not None:
+        feats = normalizer.normalize(feats)
+    return feats.mean(axis=0).astype(np.float64), np.cov(feats.astype(np.float64), rowvar=False)
+
+
 def crop_to_unit(length: int, unit: int = UNIT_LENGTH) -> int:
     return (length // unit) * unit
 

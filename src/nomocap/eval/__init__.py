@@ -1,0 +1,1 @@
+"""Evaluation: the T2M metrics (pure math) and the replication protocol."""

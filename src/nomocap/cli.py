@@ -187,6 +187,94 @@ def judge(
     console.print(f"accuracy {sum(verdict.values()) / len(verdict):.2f} ({sum(verdict.values())}/{len(verdict)})")
 
 
+@app.command("pretrain")
+def pretrain_cmd(
+    data: Path = typer.Option(..., help="training corpus (HumanML3D / KIT-ML layout)"),
+    out: Path = typer.Option(..., "--out", "-o", help="run folder to write"),
+    arch: str = typer.Option("mdm", help="denoiser architecture: mdm"),
+    repr: str = typer.Option("guo", "--repr", help="motion representation: guo (HumanML3D features)"),
+    preset: str = typer.Option("small", help="tiny (tests), small (CPU demo) or paper (GPU)"),
+    steps: int = typer.Option(None, help="override the preset's number of steps"),
+    exclude_category: str = typer.Option(None, help="leave a class out: object_manipulation or posture_balance"),
+    text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
+    resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """Pretrain a text-to-motion denoiser.
+
+    Example: nomocap pretrain --data data/h --arch mdm --preset small --out runs/base_h
+    """
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.pretrain import PretrainConfig, pretrain
+
+    if repr != "guo":
+        fail(f"--repr {repr!r} is not available yet; use guo")
+    try:
+        cfg = PretrainConfig.from_preset(preset, arch=arch, steps=steps, exclude_category=exclude_category,
+                                         text_encoder=text_encoder, seed=seed)
+        pretrain(data, out, cfg, resume=resume, console=console)
+    except (ValueError, CorpusError, CheckpointError, FileNotFoundError) as err:
+        fail(str(err))
+    console.print(f"wrote {out}")
+
+
+@app.command("generate")
+def generate(
+    prompts: list[str] = typer.Argument(..., help="one or more text prompts"),
+    model: Path = typer.Option(..., help="pretraining run folder"),
+    out: Path = typer.Option(..., "--out", "-o", help="x.npy (joints; features with --features), x.gif, x.mp4, x.bvh"),
+    length: float = typer.Option(None, help="seconds (default 6 s); at most 9.8 s"),
+    sampler: str = typer.Option("dpm++", help="dpm++ (2M), sde-dpm++, ddim or ddpm"),
+    steps: int = typer.Option(10, help="denoising steps"),
+    guidance: float = typer.Option(2.5, help="classifier-free guidance scale"),
+    num_samples: int = typer.Option(1, help="samples per prompt"),
+    features: bool = typer.Option(False, help="write 263-d features instead of joints (.npy)"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """Generate motions from text.
+
+    Example: nomocap generate --model runs/base_h "a person waves with the left hand" --out wave.gif
+    """
+    import torch
+
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.pipeline import MotionPipeline, frames_for
+
+    try:
+        pipe = MotionPipeline.from_run(model, cache_dir=model / ".text_cache")
+        frames = frames_for(length, pipe.fps)
+        texts = [p for p in prompts for _ in range(num_samples)]
+        samples = pipe.sample(texts, [frames] * len(texts), pipe.sampler(sampler, steps), guidance,
+                              torch.Generator().manual_seed(seed))
+    except (ValueError, CheckpointError) as err:
+        fail(str(err))
+    _write_motions(pipe, samples, texts, out, features)
+
+
+def _write_motions(pipe, samples, texts: list[str], out: Path, as_features: bool) -> None:
+    from nomocap.motion.bvh import write_bvh
+    from nomocap.motion.render import render_grid
+
+    suffix = out.suffix.lower()
+    joints = pipe.to_joints(samples)
+    paths = [out] if len(texts) == 1 or suffix in (".gif", ".mp4") else [
+        out.with_name(f"{out.stem}_{i:02d}{out.suffix}") for i in range(len(texts))]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npy":
+        arrays = pipe.to_features(samples) if as_features else joints
+        for path, arr in zip(paths, arrays):
+            np.save(path, arr.astype(np.float32))
+    elif suffix == ".bvh":
+        for path, arr in zip(paths, joints):
+            write_bvh(arr, path, pipe.skeleton)
+    elif suffix in (".gif", ".mp4"):
+        render_grid(joints, out, texts, skeleton=pipe.skeleton, columns=min(4, len(texts)))
+    else:
+        fail(f"unsupported output {out.name}: use .npy, .gif, .mp4 or .bvh")
+    for path in paths:
+        console.print(f"wrote {path}")
+
+
 @app.command("render")
 def render(
     motion: Path = typer.Argument(..., help="a .npy of joints [T, J, 3] or features [T, D]"),

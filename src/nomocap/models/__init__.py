@@ -1,0 +1,1 @@
+"""Networks: the joint-space denoiser (MDM-style), the motion VAE and latent denoiser, LoRA glue."""

@@ -1,0 +1,36 @@
+"""LoRA adapters on a denoiser via ``peft``: rank 4, alpha 4, on every attention and MLP projection.
+
+The backbone is frozen; only adapter weights train (kept in float32). Adapters are saved as a plain
+peft folder (``adapter_config.json`` + ``adapter_model.safetensors``), loadable with ``peft.PeftModel``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from torch import nn
+
+from nomocap.models.layers import LORA_TARGETS
+
+
+def add_lora(model: nn.Module, rank: int = 4, alpha: float = 4.0, dropout: float = 0.0,
+             targets: list[str] | None = None, init: bool | str = True) -> PeftModel:
+    """Wrap ``model`` with fresh LoRA adapters; everything but the adapters is frozen."""
+    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets or LORA_TARGETS,
+                        init_lora_weights=init, bias="none")
+    peft_model = get_peft_model(model, config)
+    for name, param in peft_model.named_parameters():
+        param.requires_grad = "lora_" in name
+        if param.requires_grad:
+            param.data = param.data.float()
+    return peft_model
+
+
+def load_lora(model: nn.Module, adapter_dir: str | Path, trainable: bool = False) -> PeftModel:
+    return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=trainable)
+
+
+def trainable_parameters(model: nn.Module) -> list[torch.nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]

@@ -1,0 +1,147 @@
+"""Text -> motion: a denoiser, a noise schedule, a sampler, a text encoder and the corpus normalisation.
+
+``MotionPipeline.sample`` runs classifier-free-guided denoising and can return every step's
+``(x, x_prev, log_prob, prev_x0)``, which is what RL stores (DDPO's trajectory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from nomocap.diffusion.guidance import guided_prediction
+from nomocap.diffusion.samplers import Sampler, make_sampler
+from nomocap.diffusion.schedules import NoiseSchedule
+from nomocap.motion.features import Normalizer, features_to_joints
+from nomocap.motion.skeleton import T2M, skeleton_for_feature_dim
+from nomocap.text.encoder import CachedEncoder, load_text_encoder
+
+UNIT = 4  # motion lengths are multiples of 4 frames, as in the corpora
+
+
+@dataclass
+class Trajectory:
+    """What one rollout stores per denoising step (stacked over steps)."""
+
+    latents: list[torch.Tensor] = field(default_factory=list)  # x before each step
+    next_latents: list[torch.Tensor] = field(default_factory=list)
+    log_probs: list[torch.Tensor] = field(default_factory=list)
+    prev_x0: list[torch.Tensor | None] = field(default_factory=list)  # solver state (2M)
+    trainable: list[bool] = field(default_factory=list)
+
+
+@dataclass
+class Samples:
+    features: torch.Tensor  # [B, T, D], normalised
+    mask: torch.Tensor  # [B, T] valid frames
+    prompts: list[str]
+    trajectory: Trajectory | None = None
+
+
+def check_prompts(prompts: list[str]) -> list[str]:
+    cleaned = [p.strip() if isinstance(p, str) else "" for p in prompts]
+    if not cleaned:
+        raise ValueError("no prompt given")
+    empty = [i for i, p in enumerate(cleaned) if not p]
+    if empty:
+        raise ValueError(f"prompt {empty[0] + 1} is empty: describe the motion (the empty text is reserved for "
+                         "the unconditional branch of classifier-free guidance)")
+    return cleaned
+
+
+def frames_for(seconds: float | None, fps: float, default: int = 120, max_frames: int = 196) -> int:
+    if seconds is None:
+        return default
+    if not seconds > 0:
+        raise ValueError(f"--length must be positive, got {seconds}")
+    frames = int(round(seconds * fps / UNIT)) * UNIT
+    if frames > max_frames:
+        raise ValueError(f"--length {seconds} s is {frames} frames; the model generates at most {max_frames} "
+                         f"({max_frames / fps:.1f} s)")
+    return max(frames, UNIT * 10)
+
+
+class MotionPipeline:
+    def __init__(self, model: nn.Module, schedule: NoiseSchedule, normalizer: Normalizer, encoder: CachedEncoder,
+                 device: str | torch.device = "cpu"):
+        self.model, self.schedule, self.normalizer, self.encoder = model, schedule, normalizer, encoder
+        self.device = torch.device(device)
+        self.skeleton = skeleton_for_feature_dim(int(normalizer.mean.shape[0]))
+        self._null: torch.Tensor | None = None
+
+    @classmethod
+    def from_run(cls, run: str | Path, device: str = "cpu", cache_dir: str | Path | None = None) -> MotionPipeline:
+        from nomocap.models.registry import load_denoiser, normalizer_tensors
+
+        model, config = load_denoiser(run)
+        mean, std = normalizer_tensors(run)
+        encoder = load_text_encoder(config["text_encoder"], cache_dir)
+        if encoder.dim != config["model"]["text_dim"]:
+            raise ValueError(f"text encoder {config['text_encoder']} gives {encoder.dim}-d vectors, the model expects "
+                             f"{config['model']['text_dim']}")
+        schedule = NoiseSchedule.named(config["schedule"], config["diffusion_steps"])
+        return cls(model.to(device), schedule, Normalizer(mean.numpy(), std.numpy()), encoder, device)
+
+    @property
+    def fps(self) -> float:
+        return self.skeleton.fps
+
+    def encode(self, prompts: list[str]) -> torch.Tensor:
+        return self.encoder.encode(prompts).pooled.to(self.device)
+
+    @property
+    def null(self) -> torch.Tensor:
+        if self._null is None:
+            self._null = self.encode([""])
+        return self._null
+
+    def predict_x0(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor,
+                   guidance: float) -> torch.Tensor:
+        return guided_prediction(self.model, x, t, cond, self.null, guidance, mask=mask)
+
+    def sampler(self, name: str = "dpm++", steps: int = 10, eta: float = 1.0) -> Sampler:
+        return make_sampler(name, self.schedule, steps, eta)
+
+    def sample(self, prompts: list[str], lengths: list[int], sampler: Sampler, guidance: float = 2.5,
+               generator: torch.Generator | None = None, keep_trajectory: bool = False) -> Samples:
+        prompts = check_prompts(prompts)
+        if len(lengths) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(lengths)} lengths")
+        cond = self.encode(prompts)
+        n, dim = len(prompts), int(self.normalizer.mean.shape[0])
+        frames = max(lengths)
+        mask = torch.arange(frames)[None, :] < torch.tensor(lengths)[:, None]
+        mask = mask.to(self.device)
+        x = torch.randn(n, frames, dim, generator=generator).to(self.device)
+        traj = Trajectory() if keep_trajectory else None
+        prev_x0 = None
+        with torch.no_grad():
+            for i, t in enumerate(sampler.timesteps):
+                tt = torch.full((n,), int(t), device=self.device, dtype=torch.long)
+                x0 = self.predict_x0(x, tt, cond, mask, guidance)
+                out = sampler.step(x0, i, x, generator=generator, prev_x0=prev_x0, mask=mask)
+                if traj is not None:
+                    traj.latents.append(x)
+                    traj.next_latents.append(out.prev_sample)
+                    traj.log_probs.append(out.log_prob)
+                    traj.prev_x0.append(prev_x0)
+                    traj.trainable.append(out.trainable)
+                x, prev_x0 = out.prev_sample * mask[..., None], out.x0
+        return Samples(x, mask, prompts, traj)
+
+    def to_features(self, samples: Samples) -> list[np.ndarray]:
+        """De-normalised features ``[T_i, D]`` per sample (padding cut off)."""
+        feats = self.normalizer.denormalize(samples.features.detach().float().cpu().numpy())
+        lengths = samples.mask.sum(1).tolist()
+        return [feats[i, : int(n)] for i, n in enumerate(lengths)]
+
+    def to_joints(self, samples: Samples) -> list[np.ndarray]:
+        return [features_to_joints(f, self.skeleton) for f in self.to_features(samples)]
+
+
+def default_skeleton():
+    return T2M

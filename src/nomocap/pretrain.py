@@ -1,0 +1,224 @@
+"""Pretraining of a text-to-motion denoiser on a HumanML3D-layout corpus: a loop you can read in one sitting.
+
+AdamW with warm-up and cosine decay, EMA weights (what inference uses), masked x0-prediction loss,
+condition dropout for classifier-free guidance, periodic atomic checkpoints and exact resume: the data
+order, dropout RNG, optimizer and EMA are all in ``train_state.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from nomocap.checkpoint import CheckpointError, load_config, load_metadata, load_tensors, save_config, save_tensors
+from nomocap.configs import load_preset
+from nomocap.data.categories import check_category, motion_category
+from nomocap.data.humanml import UNIT_LENGTH, load_corpus
+from nomocap.diffusion.schedules import NoiseSchedule
+from nomocap.models.registry import build_denoiser
+from nomocap.text.encoder import load_text_encoder
+
+
+@dataclass
+class PretrainConfig:
+    arch: str = "mdm"
+    repr: str = "guo"
+    text_encoder: str = "minilm"
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    warmup: int = 200
+    ema_decay: float = 0.995
+    grad_clip: float = 1.0
+    crop_frames: int = 196
+    checkpoint_every: int = 250
+    diffusion_steps: int = 1000
+    schedule: str = "cosine"
+    exclude_category: str | None = None
+    seed: int = 0
+    model: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides) -> PretrainConfig:
+        values = {**load_preset("pretrain", preset), **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(**values)
+
+
+class MotionBatcher:
+    """Random crops (multiples of 4 frames) with a random caption each, padded, from a seeded generator."""
+
+    def __init__(self, corpus, caption_index: dict[str, int], crop_frames: int, generator: torch.Generator):
+        self.items = corpus.items
+        self.feats = [torch.from_numpy(corpus.normalizer.normalize(it.features)).float() for it in corpus.items]
+        self.captions = [[caption_index[c.text] for c in it.texts] for it in corpus.items]
+        self.crop, self.gen = crop_frames, generator
+
+    def __call__(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        picks = torch.randint(len(self.items), (batch_size,), generator=self.gen).tolist()
+        crops, caps = [], []
+        for i in picks:
+            f = self.feats[i]
+            length = max(UNIT_LENGTH, (min(len(f), self.crop) // UNIT_LENGTH) * UNIT_LENGTH)
+            start = int(torch.randint(len(f) - length + 1, (1,), generator=self.gen))
+            crops.append(f[start : start + length])
+            caps.append(self.captions[i][int(torch.randint(len(self.captions[i]), (1,), generator=self.gen))])
+        frames = max(len(c) for c in crops)
+        x = torch.zeros(batch_size, frames, crops[0].shape[1])
+        mask = torch.zeros(batch_size, frames, dtype=torch.bool)
+        for j, c in enumerate(crops):
+            x[j, : len(c)], mask[j, : len(c)] = c, True
+        return x, mask, torch.tensor(caps)
+
+
+def _lr_at(step: int, cfg: PretrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
+    state = opt.state_dict()
+    tensors = {f"opt.{i}.{k}": v for i, s in state["state"].items() for k, v in s.items()}
+    return tensors, json.dumps(state["param_groups"])
+
+
+def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: str) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    opt.load_state_dict({"state": state, "param_groups": json.loads(groups)})
+
+
+def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: bool = False,
+             console: Console | None = None, stop_after: int | None = None) -> Path:
+    """Train and write ``out/{config.json, model.safetensors, train_state.safetensors, log.jsonl}``.
+
+    ``stop_after`` ends the run early after that many steps, as a kill would (for resume tests).
+    """
+    console = console or Console()
+    out = Path(out)
+    corpus = load_corpus(data, "train")
+    if cfg.exclude_category:
+        category = check_category(cfg.exclude_category)
+        kept = [it for it in corpus.items if motion_category([c.text for c in it.texts]) != category]
+        console.print(f"excluding {category}: {len(corpus.items) - len(kept)} of {len(corpus.items)} motions dropped")
+        corpus.items = kept
+    if not corpus.items:
+        raise ValueError(f"no training motions left in {data}")
+    encoder = load_text_encoder(cfg.text_encoder, Path(out) / ".text_cache")
+    texts = sorted({c.text for it in corpus.items for c in it.texts})
+    caption_index = {t: i for i, t in enumerate(texts)}
+    with console.status(f"encoding {len(texts)} captions"):
+        pooled = torch.cat([encoder.encode(texts[i : i + 512]).pooled for i in range(0, len(texts), 512)])
+        null = encoder.encode([""]).pooled
+    model_cfg = {"feature_dim": corpus.skeleton.feature_dim, "text_dim": encoder.dim, **cfg.model}
+    config = {"kind": "denoiser", "arch": cfg.arch, "repr": cfg.repr, "text_encoder": cfg.text_encoder,
+              "schedule": cfg.schedule, "diffusion_steps": cfg.diffusion_steps, "skeleton": corpus.skeleton.name,
+              "data": str(Path(data).resolve()), "model": model_cfg, "train": asdict(cfg)}
+    if resume:
+        previous = load_config(out, kind="denoiser")
+        if previous["train"] != config["train"] or previous["model"] != config["model"]:
+            raise CheckpointError(f"{out}/config.json was written with other settings; resume needs the same preset, "
+                                  "data and options (or start a fresh --out)")
+    elif (out / "train_state.safetensors").exists():
+        raise CheckpointError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+
+    torch.manual_seed(cfg.seed)
+    model = build_denoiser(cfg.arch, model_cfg)
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = NoiseSchedule.named(cfg.schedule, cfg.diffusion_steps)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start = 0
+    if resume and (out / "train_state.safetensors").exists():
+        state = load_tensors(out / "train_state.safetensors")
+        meta = load_metadata(out / "train_state.safetensors")
+        model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
+        ema = {k[4:]: v for k, v in state.items() if k.startswith("ema.")}
+        _restore_optimizer(opt, state, meta["param_groups"])
+        gen.set_state(state["rng.data"])
+        torch.set_rng_state(state["rng.torch"])
+        start = int(meta["step"])
+        console.print(f"resuming {out} at step {start}")
+    save_config(out, config)
+    batcher = MotionBatcher(corpus, caption_index, cfg.crop_frames, gen)
+    mean = torch.from_numpy(corpus.normalizer.mean)
+    std = torch.from_numpy(corpus.normalizer.std)
+
+    def checkpoint(step: int) -> None:
+        opt_tensors, groups = _optimizer_tensors(opt)
+        state = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **{f"ema.{k}": v for k, v in ema.items()},
+                 **opt_tensors, "rng.data": gen.get_state(), "rng.torch": torch.get_rng_state()}
+        save_tensors(out / "train_state.safetensors", state, {"step": str(step), "param_groups": groups})
+        save_tensors(out / "model.safetensors", {**{f"model.{k}": v for k, v in ema.items()},
+                                                 "normalizer.mean": mean, "normalizer.std": std}, {"step": str(step)})
+
+    model.train()
+    log = open(out / "log.jsonl", "a", encoding="utf-8")
+    columns = (TextColumn("[bold]pretrain"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("pretrain", total=cfg.steps, completed=start, loss=float("nan"))
+        tic = time.time()
+        for step in range(start, cfg.steps):
+            x0, mask, caps = batcher(cfg.batch_size)
+            t = torch.randint(cfg.diffusion_steps, (cfg.batch_size,), generator=gen)
+            noise = torch.randn(x0.shape, generator=gen)
+            cond = pooled[caps]
+            drop = torch.rand(cfg.batch_size, generator=gen) < model.config.cond_dropout
+            cond = torch.where(drop[:, None], null.expand_as(cond), cond)
+            pred = model(schedule.add_noise(x0, noise, t).float(), t, cond, mask)
+            m = mask[..., None].float()
+            loss = (((pred - x0) ** 2) * m).sum() / (m.sum() * x0.shape[-1])
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(step, cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+            opt.step()
+            with torch.no_grad():
+                for k, v in model.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        ema[k].mul_(cfg.ema_decay).add_(v, alpha=1 - cfg.ema_decay)
+                    else:
+                        ema[k].copy_(v)
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower the learning rate")
+            done = step + 1
+            progress.update(task, completed=done, loss=loss.item())
+            if done % 10 == 0 or done == cfg.steps:
+                log.write(json.dumps({"step": done, "loss": round(loss.item(), 6), "lr": _lr_at(step, cfg),
+                                      "grad_norm": round(grad_norm, 4), "seconds": round(time.time() - tic, 2)}) + "\n")
+                log.flush()
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+                checkpoint(done)
+            if stop_after is not None and done >= stop_after:
+                break
+    log.close()
+    return out
+
+
+def read_log(run: str | Path) -> list[dict]:
+    """The run's log rows, keeping the latest row per step (a resumed run re-logs the steps after its checkpoint)."""
+    rows: dict[int, dict] = {}
+    for line in (Path(run) / "log.jsonl").read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows[row["step"]] = row
+    return [rows[k] for k in sorted(rows)]
+
+
+def loss_curve(run: str | Path) -> np.ndarray:
+    return np.array([[r["step"], r["loss"]] for r in read_log(run)])

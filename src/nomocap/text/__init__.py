@@ -1,0 +1,1 @@
+"""Frozen text encoders (pluggable) with an on-disk embedding cache."""

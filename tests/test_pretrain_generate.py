@@ -98,3 +98,37 @@ def test_long_prompt_is_truncated_with_a_warning(tiny_run):
     pipe = MotionPipeline.from_run(tiny_run)
     with pytest.warns(UserWarning, match="truncated"):
         pipe.sample(["walk " * 1000], [40], pipe.sampler("dpm++", 2), 1.0, torch.Generator().manual_seed(0))
+
+
+def test_rot_representation_round_trip():
+    from conftest import random_motion
+
+    from nomocap.motion.features import canonicalize
+    from nomocap.motion.representation import get_representation
+
+    rep = get_representation("rot")
+    joints = random_motion(5)
+    values = rep.from_joints(joints)
+    assert values.shape == (len(joints) - 1, 130)
+    assert np.abs(rep.to_joints(values) - canonicalize(joints)[:-1]).max() < 1e-3
+
+
+@pytest.mark.parametrize("arch, repr_", [("mld", "guo"), ("mdm", "rot")])
+def test_other_architectures_train_and_generate(corpus, tmp_path, arch, repr_):
+    cfg = PretrainConfig.from_preset("tiny", arch=arch, repr=repr_, steps=40, vae_steps=40, text_encoder="hash")
+    pretrain(corpus, tmp_path / arch, cfg)
+    pipe = MotionPipeline.from_run(tmp_path / arch)
+    samples = pipe.sample(["a person walks forward"], [48], pipe.sampler("sde-dpm++"), 2.5,
+                          torch.Generator().manual_seed(0), keep_trajectory=True)
+    joints = pipe.to_joints(samples)[0]
+    assert joints.shape == (48, 22, 3) and np.isfinite(joints).all()
+    assert len(samples.trajectory.log_probs) == 10 and samples.trajectory.trainable[:-1] == [True] * 9
+
+
+def test_mld_resume_after_a_kill_in_the_vae_stage(corpus, tmp_path):
+    cfg = PretrainConfig.from_preset("tiny", arch="mld", steps=8, vae_steps=8, checkpoint_every=4, text_encoder="hash")
+    pretrain(corpus, tmp_path / "straight", cfg)
+    pretrain(corpus, tmp_path / "killed", cfg, stop_after=6)  # killed in the VAE stage (last checkpoint: 4)
+    pretrain(corpus, tmp_path / "killed", cfg, resume=True)
+    a, b = (load_tensors(tmp_path / n / "model.safetensors") for n in ("straight", "killed"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -191,8 +191,8 @@ def judge(
 def pretrain_cmd(
     data: Path = typer.Option(..., help="training corpus (HumanML3D / KIT-ML layout)"),
     out: Path = typer.Option(..., "--out", "-o", help="run folder to write"),
-    arch: str = typer.Option("mdm", help="denoiser architecture: mdm"),
-    repr: str = typer.Option("guo", "--repr", help="motion representation: guo (HumanML3D features)"),
+    arch: str = typer.Option("mdm", help="mdm (joint-space transformer) or mld (motion VAE + latent denoiser)"),
+    repr: str = typer.Option("guo", "--repr", help="guo (HumanML3D features) or rot (root + 6D joint rotations)"),
     preset: str = typer.Option("small", help="tiny (tests), small (CPU demo) or paper (GPU)"),
     steps: int = typer.Option(None, help="override the preset's number of steps"),
     exclude_category: str = typer.Option(None, help="leave a class out: object_manipulation or posture_balance"),
@@ -207,10 +207,10 @@ def pretrain_cmd(
     from nomocap.checkpoint import CheckpointError
     from nomocap.pretrain import PretrainConfig, pretrain
 
-    if repr != "guo":
-        fail(f"--repr {repr!r} is not available yet; use guo")
+    if arch == "mld" and repr != "guo":
+        fail("the latent model (mld) works on guo features; use --repr guo")
     try:
-        cfg = PretrainConfig.from_preset(preset, arch=arch, steps=steps, exclude_category=exclude_category,
+        cfg = PretrainConfig.from_preset(preset, arch=arch, repr=repr, steps=steps, exclude_category=exclude_category,
                                          text_encoder=text_encoder, seed=seed)
         pretrain(data, out, cfg, resume=resume, console=console)
     except (ValueError, CorpusError, CheckpointError, FileNotFoundError) as err:
@@ -261,6 +261,8 @@ def _write_motions(pipe, samples, texts: list[str], out: Path, as_features: bool
         out.with_name(f"{out.stem}_{i:02d}{out.suffix}") for i in range(len(texts))]
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
+        if as_features and pipe.representation.name != "guo":
+            fail(f"--features writes HumanML3D features; this model works in {pipe.representation.name!r}")
         arrays = pipe.to_features(samples) if as_features else joints
         for path, arr in zip(paths, arrays):
             np.save(path, arr.astype(np.float32))

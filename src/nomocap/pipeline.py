@@ -16,8 +16,9 @@ from torch import nn
 from nomocap.diffusion.guidance import guided_prediction
 from nomocap.diffusion.samplers import Sampler, make_sampler
 from nomocap.diffusion.schedules import NoiseSchedule
-from nomocap.motion.features import Normalizer, features_to_joints
-from nomocap.motion.skeleton import T2M, skeleton_for_feature_dim
+from nomocap.motion.features import Normalizer
+from nomocap.motion.representation import Representation, get_representation
+from nomocap.motion.skeleton import T2M
 from nomocap.text.encoder import CachedEncoder, load_text_encoder
 
 UNIT = 4  # motion lengths are multiples of 4 frames, as in the corpora
@@ -39,6 +40,7 @@ class Samples:
     features: torch.Tensor  # [B, T, D], normalised
     mask: torch.Tensor  # [B, T] valid frames
     prompts: list[str]
+    latents: torch.Tensor  # what the sampler produced: features (mdm) or latent tokens (mld)
     trajectory: Trajectory | None = None
 
 
@@ -67,10 +69,11 @@ def frames_for(seconds: float | None, fps: float, default: int = 120, max_frames
 
 class MotionPipeline:
     def __init__(self, model: nn.Module, schedule: NoiseSchedule, normalizer: Normalizer, encoder: CachedEncoder,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", representation: Representation | None = None):
         self.model, self.schedule, self.normalizer, self.encoder = model, schedule, normalizer, encoder
         self.device = torch.device(device)
-        self.skeleton = skeleton_for_feature_dim(int(normalizer.mean.shape[0]))
+        self.representation = representation or get_representation("guo", T2M)
+        self.skeleton = self.representation.skeleton
         self._null: torch.Tensor | None = None
 
     @classmethod
@@ -84,7 +87,8 @@ class MotionPipeline:
             raise ValueError(f"text encoder {config['text_encoder']} gives {encoder.dim}-d vectors, the model expects "
                              f"{config['model']['text_dim']}")
         schedule = NoiseSchedule.named(config["schedule"], config["diffusion_steps"])
-        return cls(model.to(device), schedule, Normalizer(mean.numpy(), std.numpy()), encoder, device)
+        representation = get_representation(config.get("repr", "guo"), config.get("skeleton", "t2m"))
+        return cls(model.to(device), schedule, Normalizer(mean.numpy(), std.numpy()), encoder, device, representation)
 
     @property
     def fps(self) -> float:
@@ -112,26 +116,33 @@ class MotionPipeline:
         if len(lengths) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(lengths)} lengths")
         cond = self.encode(prompts)
-        n, dim = len(prompts), int(self.normalizer.mean.shape[0])
-        frames = max(lengths)
+        n, frames = len(prompts), max(lengths)
         mask = torch.arange(frames)[None, :] < torch.tensor(lengths)[:, None]
         mask = mask.to(self.device)
-        x = torch.randn(n, frames, dim, generator=generator).to(self.device)
+        step_mask = self.step_mask(mask)
+        x = torch.randn(self.model.sample_shape(n, frames), generator=generator).to(self.device)
         traj = Trajectory() if keep_trajectory else None
         prev_x0 = None
         with torch.no_grad():
             for i, t in enumerate(sampler.timesteps):
                 tt = torch.full((n,), int(t), device=self.device, dtype=torch.long)
                 x0 = self.predict_x0(x, tt, cond, mask, guidance)
-                out = sampler.step(x0, i, x, generator=generator, prev_x0=prev_x0, mask=mask)
+                out = sampler.step(x0, i, x, generator=generator, prev_x0=prev_x0, mask=step_mask)
                 if traj is not None:
                     traj.latents.append(x)
                     traj.next_latents.append(out.prev_sample)
                     traj.log_probs.append(out.log_prob)
                     traj.prev_x0.append(prev_x0)
                     traj.trainable.append(out.trainable)
-                x, prev_x0 = out.prev_sample * mask[..., None], out.x0
-        return Samples(x, mask, prompts, traj)
+                x, prev_x0 = out.prev_sample, out.x0
+                if step_mask is not None:
+                    x = x * step_mask[..., None]
+            features = self.model.decode(x, mask)
+        return Samples(features, mask, prompts, x, traj)
+
+    def step_mask(self, mask: torch.Tensor) -> torch.Tensor | None:
+        """The frame mask in the sampler's space (None for latent models: latents have no padding)."""
+        return mask if getattr(self.model, "frame_space", True) else None
 
     def to_features(self, samples: Samples) -> list[np.ndarray]:
         """De-normalised features ``[T_i, D]`` per sample (padding cut off)."""
@@ -140,8 +151,4 @@ class MotionPipeline:
         return [feats[i, : int(n)] for i, n in enumerate(lengths)]
 
     def to_joints(self, samples: Samples) -> list[np.ndarray]:
-        return [features_to_joints(f, self.skeleton) for f in self.to_features(samples)]
-
-
-def default_skeleton():
-    return T2M
+        return [self.representation.to_joints(f) for f in self.to_features(samples)]

@@ -7,6 +7,7 @@ order, dropout RNG, optimizer and EMA are all in ``train_state.safetensors``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -23,7 +24,10 @@ from nomocap.configs import load_preset
 from nomocap.data.categories import check_category, motion_category
 from nomocap.data.humanml import UNIT_LENGTH, load_corpus
 from nomocap.diffusion.schedules import NoiseSchedule
+from nomocap.models.mld import MLDConfig
 from nomocap.models.registry import build_denoiser
+from nomocap.models.vae import MotionVAE, VAEConfig
+from nomocap.motion.representation import get_representation
 from nomocap.text.encoder import load_text_encoder
 
 
@@ -46,6 +50,8 @@ class PretrainConfig:
     exclude_category: str | None = None
     seed: int = 0
     model: dict = field(default_factory=dict)
+    vae: dict = field(default_factory=dict)  # mld only
+    vae_steps: int = 1000  # mld only
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> PretrainConfig:
@@ -79,10 +85,10 @@ class MotionBatcher:
         return x, mask, torch.tensor(caps)
 
 
-def _lr_at(step: int, cfg: PretrainConfig) -> float:
+def _lr_at(step: int, cfg: PretrainConfig, steps: int) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    progress = (step - cfg.warmup) / max(1, steps - cfg.warmup)
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
@@ -101,14 +107,97 @@ def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tens
     opt.load_state_dict({"state": state, "param_groups": json.loads(groups)})
 
 
+def _fit(model: torch.nn.Module, loss_fn, folder: Path, steps: int, cfg: PretrainConfig, gen: torch.Generator,
+         config: dict, extra: dict[str, torch.Tensor], resume: bool, console: Console, label: str,
+         stop_after: int | None) -> dict[str, torch.Tensor]:
+    """Optimise ``loss_fn(step) -> loss`` over the model's trainable parameters; returns the EMA weights.
+
+    Checkpoints (``train_state.safetensors``: weights, EMA, optimizer, RNG, step; ``model.safetensors``:
+    EMA weights plus ``extra``) are atomic; ``resume`` continues exactly where the last one left off.
+    """
+    if resume:
+        previous = load_config(folder, kind=config["kind"])
+        if previous.get("train") != config["train"] or previous.get("model") != config["model"]:
+            raise CheckpointError(f"{folder}/config.json was written with other settings; resume needs the same "
+                                  "preset, data and options (or start a fresh --out)")
+    elif (folder / "train_state.safetensors").exists():
+        raise CheckpointError(f"{folder} already holds a run; pass --resume to continue it or choose another --out")
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    start = 0
+    if resume and (folder / "train_state.safetensors").exists():
+        state = load_tensors(folder / "train_state.safetensors")
+        meta = load_metadata(folder / "train_state.safetensors")
+        model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
+        ema = {k[4:]: v for k, v in state.items() if k.startswith("ema.")}
+        _restore_optimizer(opt, state, meta["param_groups"])
+        gen.set_state(state["rng.data"])
+        torch.set_rng_state(state["rng.torch"])
+        start = int(meta["step"])
+        if start < steps:
+            console.print(f"resuming {folder} at step {start}")
+    save_config(folder, config)
+
+    def checkpoint(step: int) -> None:
+        opt_tensors, groups = _optimizer_tensors(opt)
+        state = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **{f"ema.{k}": v for k, v in ema.items()},
+                 **opt_tensors, "rng.data": gen.get_state(), "rng.torch": torch.get_rng_state()}
+        save_tensors(folder / "train_state.safetensors", state, {"step": str(step), "param_groups": groups})
+        save_tensors(folder / "model.safetensors", {**{f"model.{k}": v for k, v in ema.items()}, **extra},
+                     {"step": str(step)})
+
+    model.train()
+    columns = (TextColumn(f"[bold]{label}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
+    with open(folder / "log.jsonl", "a", encoding="utf-8") as log, \
+            Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(label, total=steps, completed=start, loss=float("nan"))
+        tic = time.time()
+        for step in range(start, steps):
+            loss = loss_fn(step)
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"{label}: loss became {loss.item()} at step {step}; lower the learning rate")
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(step, cfg, steps)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
+            opt.step()
+            with torch.no_grad():
+                for k, v in model.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        ema[k].mul_(cfg.ema_decay).add_(v, alpha=1 - cfg.ema_decay)
+                    else:
+                        ema[k].copy_(v)
+            done = step + 1
+            progress.update(task, completed=done, loss=loss.item())
+            if done % 10 == 0 or done == steps:
+                log.write(json.dumps({"step": done, "loss": round(loss.item(), 6), "lr": _lr_at(step, cfg, steps),
+                                      "grad_norm": round(grad_norm, 4), "seconds": round(time.time() - tic, 2)}) + "\n")
+                log.flush()
+            if done % cfg.checkpoint_every == 0 or done == steps:
+                checkpoint(done)
+            if stop_after is not None and done >= stop_after:
+                raise _Stopped
+    return ema
+
+
+class _Stopped(Exception):
+    """Raised by ``stop_after`` to end a run the way a kill would."""
+
+
 def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: bool = False,
              console: Console | None = None, stop_after: int | None = None) -> Path:
     """Train and write ``out/{config.json, model.safetensors, train_state.safetensors, log.jsonl}``.
 
+    ``mld`` first trains the motion VAE in ``out/vae`` (resumable on its own), then the latent denoiser.
     ``stop_after`` ends the run early after that many steps, as a kill would (for resume tests).
     """
     console = console or Console()
     out = Path(out)
+    if cfg.arch not in ("mdm", "mld"):
+        raise ValueError(f"unknown --arch {cfg.arch!r}: choose mdm or mld")
     corpus = load_corpus(data, "train")
     if cfg.exclude_category:
         category = check_category(cfg.exclude_category)
@@ -117,96 +206,68 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
         corpus.items = kept
     if not corpus.items:
         raise ValueError(f"no training motions left in {data}")
-    encoder = load_text_encoder(cfg.text_encoder, Path(out) / ".text_cache")
+    encoder = load_text_encoder(cfg.text_encoder, out / ".text_cache")
     texts = sorted({c.text for it in corpus.items for c in it.texts})
     caption_index = {t: i for i, t in enumerate(texts)}
     with console.status(f"encoding {len(texts)} captions"):
         pooled = torch.cat([encoder.encode(texts[i : i + 512]).pooled for i in range(0, len(texts), 512)])
         null = encoder.encode([""]).pooled
-    model_cfg = {"feature_dim": corpus.skeleton.feature_dim, "text_dim": encoder.dim, **cfg.model}
-    config = {"kind": "denoiser", "arch": cfg.arch, "repr": cfg.repr, "text_encoder": cfg.text_encoder,
-              "schedule": cfg.schedule, "diffusion_steps": cfg.diffusion_steps, "skeleton": corpus.skeleton.name,
-              "data": str(Path(data).resolve()), "model": model_cfg, "train": asdict(cfg)}
-    if resume:
-        previous = load_config(out, kind="denoiser")
-        if previous["train"] != config["train"] or previous["model"] != config["model"]:
-            raise CheckpointError(f"{out}/config.json was written with other settings; resume needs the same preset, "
-                                  "data and options (or start a fresh --out)")
-    elif (out / "train_state.safetensors").exists():
-        raise CheckpointError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-
+    representation = get_representation(cfg.repr, corpus.skeleton)
+    for item in corpus.items:
+        item.features = representation.from_features(item.features)
+    corpus.normalizer = representation.normalizer(corpus.normalizer)
     torch.manual_seed(cfg.seed)
-    model = build_denoiser(cfg.arch, model_cfg)
-    ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = NoiseSchedule.named(cfg.schedule, cfg.diffusion_steps)
     gen = torch.Generator().manual_seed(cfg.seed)
-    start = 0
-    if resume and (out / "train_state.safetensors").exists():
-        state = load_tensors(out / "train_state.safetensors")
-        meta = load_metadata(out / "train_state.safetensors")
-        model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
-        ema = {k[4:]: v for k, v in state.items() if k.startswith("ema.")}
-        _restore_optimizer(opt, state, meta["param_groups"])
-        gen.set_state(state["rng.data"])
-        torch.set_rng_state(state["rng.torch"])
-        start = int(meta["step"])
-        console.print(f"resuming {out} at step {start}")
-    save_config(out, config)
     batcher = MotionBatcher(corpus, caption_index, cfg.crop_frames, gen)
-    mean = torch.from_numpy(corpus.normalizer.mean)
-    std = torch.from_numpy(corpus.normalizer.std)
+    feature_dim = representation.dim
+    extra = {"normalizer.mean": torch.from_numpy(corpus.normalizer.mean),
+             "normalizer.std": torch.from_numpy(corpus.normalizer.std)}
+    base = {"repr": cfg.repr, "text_encoder": cfg.text_encoder, "skeleton": corpus.skeleton.name,
+            "data": str(Path(data).resolve()), "train": asdict(cfg)}
+    try:
+        if cfg.arch == "mld":
+            vae_cfg = {"feature_dim": feature_dim, "max_frames": corpus.skeleton.max_frames, **cfg.vae}
+            vae = MotionVAE(VAEConfig(**vae_cfg))
+            vae_dir = out / "vae"
+            vae_done = (vae_dir / "train_state.safetensors").exists() and \
+                int(load_metadata(vae_dir / "train_state.safetensors")["step"]) >= cfg.vae_steps
+            vae_ema = _fit(vae, lambda step: vae.loss(*batcher(cfg.batch_size)[:2], generator=gen), vae_dir,
+                           cfg.vae_steps, cfg, gen, {"kind": "vae", "model": vae_cfg, **base}, extra,
+                           resume and vae_dir.exists(), console, "vae", stop_after) if not vae_done else \
+                {k[6:]: v for k, v in load_tensors(vae_dir / "model.safetensors").items() if k.startswith("model.")}
+            denoiser_fields = {f.name for f in dataclasses.fields(MLDConfig)}
+            model_cfg = {"text_dim": encoder.dim, **{k: v for k, v in cfg.model.items() if k in denoiser_fields},
+                         "vae": vae_cfg}
+            model = build_denoiser("mld", model_cfg)
+            model.vae.load_state_dict(vae_ema)
+            with torch.no_grad():
+                model.vae.eval()
+                model.latent_scale.fill_(float(torch.cat([model.vae.encode(*batcher(cfg.batch_size)[:2])[0]
+                                                          for _ in range(4)]).std()))
+        else:
+            model_cfg = {"feature_dim": feature_dim, "text_dim": encoder.dim, **cfg.model}
+            model = build_denoiser("mdm", model_cfg)
+        schedule = NoiseSchedule.named(cfg.schedule, cfg.diffusion_steps)
 
-    def checkpoint(step: int) -> None:
-        opt_tensors, groups = _optimizer_tensors(opt)
-        state = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **{f"ema.{k}": v for k, v in ema.items()},
-                 **opt_tensors, "rng.data": gen.get_state(), "rng.torch": torch.get_rng_state()}
-        save_tensors(out / "train_state.safetensors", state, {"step": str(step), "param_groups": groups})
-        save_tensors(out / "model.safetensors", {**{f"model.{k}": v for k, v in ema.items()},
-                                                 "normalizer.mean": mean, "normalizer.std": std}, {"step": str(step)})
-
-    model.train()
-    log = open(out / "log.jsonl", "a", encoding="utf-8")
-    columns = (TextColumn("[bold]pretrain"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("pretrain", total=cfg.steps, completed=start, loss=float("nan"))
-        tic = time.time()
-        for step in range(start, cfg.steps):
+        def diffusion_loss(step: int) -> torch.Tensor:
             x0, mask, caps = batcher(cfg.batch_size)
+            if cfg.arch == "mld":
+                with torch.no_grad():
+                    x0, mask = model.encode(x0, mask), None
             t = torch.randint(cfg.diffusion_steps, (cfg.batch_size,), generator=gen)
             noise = torch.randn(x0.shape, generator=gen)
-            cond = pooled[caps]
             drop = torch.rand(cfg.batch_size, generator=gen) < model.config.cond_dropout
-            cond = torch.where(drop[:, None], null.expand_as(cond), cond)
+            cond = torch.where(drop[:, None], null.expand(cfg.batch_size, -1), pooled[caps])
             pred = model(schedule.add_noise(x0, noise, t).float(), t, cond, mask)
-            m = mask[..., None].float()
-            loss = (((pred - x0) ** 2) * m).sum() / (m.sum() * x0.shape[-1])
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(step, cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
-            opt.step()
-            with torch.no_grad():
-                for k, v in model.state_dict().items():
-                    if v.dtype.is_floating_point:
-                        ema[k].mul_(cfg.ema_decay).add_(v, alpha=1 - cfg.ema_decay)
-                    else:
-                        ema[k].copy_(v)
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower the learning rate")
-            done = step + 1
-            progress.update(task, completed=done, loss=loss.item())
-            if done % 10 == 0 or done == cfg.steps:
-                log.write(json.dumps({"step": done, "loss": round(loss.item(), 6), "lr": _lr_at(step, cfg),
-                                      "grad_norm": round(grad_norm, 4), "seconds": round(time.time() - tic, 2)}) + "\n")
-                log.flush()
-            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-                checkpoint(done)
-            if stop_after is not None and done >= stop_after:
-                break
-    log.close()
+            m = mask[..., None].float() if mask is not None else torch.ones_like(x0[..., :1])
+            return (((pred - x0) ** 2) * m).sum() / (m.sum() * x0.shape[-1])
+
+        config = {"kind": "denoiser", "arch": cfg.arch, "schedule": cfg.schedule,
+                  "diffusion_steps": cfg.diffusion_steps, "model": model_cfg, **base}
+        _fit(model, diffusion_loss, out, cfg.steps, cfg, gen, config, extra, resume, console, f"pretrain {cfg.arch}",
+             stop_after)
+    except _Stopped:
+        pass
     return out
 
 

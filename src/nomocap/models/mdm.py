@@ -34,6 +34,7 @@ class MDMConfig:
 
 class MDM(nn.Module):
     arch = "mdm"
+    frame_space = True  # the sampler runs on frames (padding masked), not on latents
 
     def __init__(self, config: MDMConfig):
         super().__init__()
@@ -46,6 +47,12 @@ class MDM(nn.Module):
         self.output = nn.Linear(c.width, c.feature_dim * c.patch)
         tokens = -(-c.max_frames // c.patch)
         self.register_buffer("positions", sinusoid(torch.arange(tokens + 1), c.width), persistent=False)
+
+    def sample_shape(self, batch: int, frames: int) -> tuple[int, ...]:
+        return (batch, frames, self.config.feature_dim)
+
+    def decode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return x * mask[..., None]
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
                 mask: torch.Tensor | None = None) -> torch.Tensor:

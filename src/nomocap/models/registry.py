@@ -9,13 +9,16 @@ from torch import nn
 
 from nomocap.checkpoint import CheckpointError, load_config, load_tensors
 from nomocap.models.mdm import MDM, MDMConfig
+from nomocap.models.mld import LatentDenoiser, MLDConfig
 
-ARCHS = ("mdm",)
+ARCHS = ("mdm", "mld")
 
 
 def build_denoiser(arch: str, model_config: dict) -> nn.Module:
     if arch == "mdm":
         return MDM(MDMConfig(**model_config))
+    if arch == "mld":
+        return LatentDenoiser(MLDConfig(**model_config))
     raise CheckpointError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHS)}")
 
 

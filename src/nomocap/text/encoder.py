@@ -93,9 +93,9 @@ class SentenceEncoder:
         if too_long:
             warnings.warn(f"{len(too_long)} text(s) longer than {self.max_tokens} tokens are truncated "
                           f"(first: {too_long[0][:60]!r}...)", stacklevel=2)
-        pooled = self.model.encode(texts, convert_to_tensor=True, show_progress_bar=False).float().cpu()
-        rows = self.model.encode(texts, output_value="token_embeddings", show_progress_bar=False)
-        tokens, mask = pad_tokens([r.float().cpu() for r in rows], self.max_tokens)
+        outputs = self.model.encode(texts, output_value=None, show_progress_bar=False)  # one pass: both outputs
+        pooled = torch.stack([o["sentence_embedding"] for o in outputs]).float().cpu()
+        tokens, mask = pad_tokens([o["token_embeddings"].float().cpu() for o in outputs], self.max_tokens)
         return TextEmbedding(pooled, tokens, mask)
 
 

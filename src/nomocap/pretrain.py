@@ -115,13 +115,15 @@ def _fit(model: torch.nn.Module, loss_fn, folder: Path, steps: int, cfg: Pretrai
     Checkpoints (``train_state.safetensors``: weights, EMA, optimizer, RNG, step; ``model.safetensors``:
     EMA weights plus ``extra``) are atomic; ``resume`` continues exactly where the last one left off.
     """
-    if resume:
+    if (folder / "train_state.safetensors").exists():
+        if not resume:
+            raise CheckpointError(f"{folder} already holds a run; pass --resume to continue it or choose another --out")
         previous = load_config(folder, kind=config["kind"])
         if previous.get("train") != config["train"] or previous.get("model") != config["model"]:
             raise CheckpointError(f"{folder}/config.json was written with other settings; resume needs the same "
                                   "preset, data and options (or start a fresh --out)")
-    elif (folder / "train_state.safetensors").exists():
-        raise CheckpointError(f"{folder} already holds a run; pass --resume to continue it or choose another --out")
+    else:
+        resume = False  # nothing to resume yet: a fresh start
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -30,7 +30,8 @@ class Representation:
         sl = self.skeleton.feature_slices
         if self.name == "guo":
             return np.arange(self.skeleton.feature_dim)
-        return np.concatenate([np.arange(sl["root"].start, sl["root"].stop), np.arange(sl["rot"].start, sl["rot"].stop)])
+        root, rot = sl["root"], sl["rot"]
+        return np.concatenate([np.arange(root.start, root.stop), np.arange(rot.start, rot.stop)])
 
     @property
     def dim(self) -> int:

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from nomocap.checkpoint import CheckpointError, load_config, load_metadata, load_tensors, save_config, save_tensors
+from nomocap.checkpoint import load_metadata, load_tensors
 from nomocap.configs import load_preset
 from nomocap.data.categories import check_category, motion_category
 from nomocap.data.humanml import UNIT_LENGTH, load_corpus
@@ -29,6 +26,7 @@ from nomocap.models.registry import build_denoiser
 from nomocap.models.vae import MotionVAE, VAEConfig
 from nomocap.motion.representation import get_representation
 from nomocap.text.encoder import load_text_encoder
+from nomocap.training import Stopped, fit
 
 
 @dataclass
@@ -85,110 +83,6 @@ class MotionBatcher:
         return x, mask, torch.tensor(caps)
 
 
-def _lr_at(step: int, cfg: PretrainConfig, steps: int) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, steps - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
-
-
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
-    state = opt.state_dict()
-    tensors = {f"opt.{i}.{k}": v for i, s in state["state"].items() for k, v in s.items()}
-    return tensors, json.dumps(state["param_groups"])
-
-
-def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: str) -> None:
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, idx, name = key.split(".", 2)
-            state.setdefault(int(idx), {})[name] = value
-    opt.load_state_dict({"state": state, "param_groups": json.loads(groups)})
-
-
-def _fit(model: torch.nn.Module, loss_fn, folder: Path, steps: int, cfg: PretrainConfig, gen: torch.Generator,
-         config: dict, extra: dict[str, torch.Tensor], resume: bool, console: Console, label: str,
-         stop_after: int | None) -> dict[str, torch.Tensor]:
-    """Optimise ``loss_fn(step) -> loss`` over the model's trainable parameters; returns the EMA weights.
-
-    Checkpoints (``train_state.safetensors``: weights, EMA, optimizer, RNG, step; ``model.safetensors``:
-    EMA weights plus ``extra``) are atomic; ``resume`` continues exactly where the last one left off.
-    """
-    if (folder / "train_state.safetensors").exists():
-        if not resume:
-            raise CheckpointError(f"{folder} already holds a run; pass --resume to continue it or choose another --out")
-        previous = load_config(folder, kind=config["kind"])
-        if previous.get("train") != config["train"] or previous.get("model") != config["model"]:
-            raise CheckpointError(f"{folder}/config.json was written with other settings; resume needs the same "
-                                  "preset, data and options (or start a fresh --out)")
-    else:
-        resume = False  # nothing to resume yet: a fresh start
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    start = 0
-    if resume and (folder / "train_state.safetensors").exists():
-        state = load_tensors(folder / "train_state.safetensors")
-        meta = load_metadata(folder / "train_state.safetensors")
-        model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
-        ema = {k[4:]: v for k, v in state.items() if k.startswith("ema.")}
-        _restore_optimizer(opt, state, meta["param_groups"])
-        gen.set_state(state["rng.data"])
-        torch.set_rng_state(state["rng.torch"])
-        start = int(meta["step"])
-        if start < steps:
-            console.print(f"resuming {folder} at step {start}")
-    save_config(folder, config)
-
-    def checkpoint(step: int) -> None:
-        opt_tensors, groups = _optimizer_tensors(opt)
-        state = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **{f"ema.{k}": v for k, v in ema.items()},
-                 **opt_tensors, "rng.data": gen.get_state(), "rng.torch": torch.get_rng_state()}
-        save_tensors(folder / "train_state.safetensors", state, {"step": str(step), "param_groups": groups})
-        save_tensors(folder / "model.safetensors", {**{f"model.{k}": v for k, v in ema.items()}, **extra},
-                     {"step": str(step)})
-
-    model.train()
-    columns = (TextColumn(f"[bold]{label}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
-    with open(folder / "log.jsonl", "a", encoding="utf-8") as log, \
-            Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(label, total=steps, completed=start, loss=float("nan"))
-        tic = time.time()
-        for step in range(start, steps):
-            loss = loss_fn(step)
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"{label}: loss became {loss.item()} at step {step}; lower the learning rate")
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(step, cfg, steps)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
-            opt.step()
-            with torch.no_grad():
-                for k, v in model.state_dict().items():
-                    if v.dtype.is_floating_point:
-                        ema[k].mul_(cfg.ema_decay).add_(v, alpha=1 - cfg.ema_decay)
-                    else:
-                        ema[k].copy_(v)
-            done = step + 1
-            progress.update(task, completed=done, loss=loss.item())
-            if done % 10 == 0 or done == steps:
-                log.write(json.dumps({"step": done, "loss": round(loss.item(), 6), "lr": _lr_at(step, cfg, steps),
-                                      "grad_norm": round(grad_norm, 4), "seconds": round(time.time() - tic, 2)}) + "\n")
-                log.flush()
-            if done % cfg.checkpoint_every == 0 or done == steps:
-                checkpoint(done)
-            if stop_after is not None and done >= stop_after:
-                raise _Stopped
-    return ema
-
-
-class _Stopped(Exception):
-    """Raised by ``stop_after`` to end a run the way a kill would."""
-
-
 def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: bool = False,
              console: Console | None = None, stop_after: int | None = None) -> Path:
     """Train and write ``out/{config.json, model.safetensors, train_state.safetensors, log.jsonl}``.
@@ -233,7 +127,7 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
             vae_dir = out / "vae"
             vae_done = (vae_dir / "train_state.safetensors").exists() and \
                 int(load_metadata(vae_dir / "train_state.safetensors")["step"]) >= cfg.vae_steps
-            vae_ema = _fit(vae, lambda step: vae.loss(*batcher(cfg.batch_size)[:2], generator=gen), vae_dir,
+            vae_ema = fit(vae, lambda step: vae.loss(*batcher(cfg.batch_size)[:2], generator=gen), vae_dir,
                            cfg.vae_steps, cfg, gen, {"kind": "vae", "model": vae_cfg, **base}, extra,
                            resume and vae_dir.exists(), console, "vae", stop_after) if not vae_done else \
                 {k[6:]: v for k, v in load_tensors(vae_dir / "model.safetensors").items() if k.startswith("model.")}
@@ -266,9 +160,9 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
 
         config = {"kind": "denoiser", "arch": cfg.arch, "schedule": cfg.schedule,
                   "diffusion_steps": cfg.diffusion_steps, "model": model_cfg, **base}
-        _fit(model, diffusion_loss, out, cfg.steps, cfg, gen, config, extra, resume, console, f"pretrain {cfg.arch}",
+        fit(model, diffusion_loss, out, cfg.steps, cfg, gen, config, extra, resume, console, f"pretrain {cfg.arch}",
              stop_after)
-    except _Stopped:
+    except Stopped:
         pass
     return out
 

@@ -1,0 +1,152 @@
+"""Training of the two text-motion embedding models: ``retrieval`` (TMR, the reward) and ``evaluator`` (T2M).
+
+Both read a corpus's training split, pair random crops with random captions, and run the shared loop
+(``nomocap.training.fit``); each keeps its own normalisation (the corpus's Mean/Std) in its checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from torch import nn
+
+from nomocap.checkpoint import CheckpointError, load_config, load_tensors
+from nomocap.configs import load_preset
+from nomocap.data.humanml import load_corpus
+from nomocap.motion.features import Normalizer
+from nomocap.pretrain import MotionBatcher
+from nomocap.retrieval.evaluator import EvaluatorConfig, T2MEvaluator
+from nomocap.retrieval.tmr import TMR, TMRConfig
+from nomocap.text.encoder import CachedEncoder, load_text_encoder, pad_tokens
+from nomocap.training import Stopped, fit
+
+KINDS = ("retrieval", "evaluator")
+
+
+@dataclass
+class EmbeddingTrainConfig:
+    kind: str = "retrieval"
+    text_encoder: str = "minilm"
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    warmup: int = 100
+    ema_decay: float = 0.99
+    grad_clip: float = 1.0
+    crop_frames: int = 196
+    checkpoint_every: int = 250
+    seed: int = 0
+    model: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_preset(cls, kind: str, preset: str, **overrides) -> EmbeddingTrainConfig:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}: choose one of {KINDS}")
+        values = {**load_preset(kind, preset), **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(kind=kind, **values)
+
+
+def build_embedding_model(kind: str, model_config: dict) -> nn.Module:
+    return TMR(TMRConfig(**model_config)) if kind == "retrieval" else T2MEvaluator(EvaluatorConfig(**model_config))
+
+
+class CaptionTable:
+    """Token vectors (float16, unpadded) and sentence vectors of every caption, for fast batching."""
+
+    def __init__(self, encoder: CachedEncoder, texts: list[str]):
+        self.pooled, self.tokens = [], []
+        for i in range(0, len(texts), 256):
+            emb = encoder.encode(texts[i : i + 256])
+            self.pooled.append(emb.pooled)
+            self.tokens += [emb.tokens[j, emb.mask[j]].half() for j in range(len(emb.pooled))]
+        self.pooled = torch.cat(self.pooled)
+        self.max_tokens = encoder.max_tokens
+
+    def batch(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        tokens, mask = pad_tokens([self.tokens[i].float() for i in ids.tolist()], self.max_tokens)
+        return tokens, mask, self.pooled[ids]
+
+
+def train_embedding_model(data: str | Path, out: str | Path, cfg: EmbeddingTrainConfig, resume: bool = False,
+                          console: Console | None = None, stop_after: int | None = None) -> Path:
+    console = console or Console()
+    out = Path(out)
+    corpus = load_corpus(data, "train")
+    encoder = load_text_encoder(cfg.text_encoder, out / ".text_cache")
+    texts = sorted({c.text for it in corpus.items for c in it.texts})
+    with console.status(f"encoding {len(texts)} captions"):
+        table = CaptionTable(encoder, texts)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    batcher = MotionBatcher(corpus, {t: i for i, t in enumerate(texts)}, cfg.crop_frames, gen)
+    model_cfg = {"feature_dim": corpus.skeleton.feature_dim, "text_dim": encoder.dim, **cfg.model}
+    model = build_embedding_model(cfg.kind, model_cfg)
+
+    def loss_fn(step: int) -> torch.Tensor:
+        x, mask, caps = batcher(cfg.batch_size)
+        tokens, token_mask, pooled = table.batch(caps)
+        if cfg.kind == "retrieval":
+            loss, _ = model.loss(model.encode_motion(x, mask), model.encode_text(tokens, token_mask), pooled)
+        else:
+            loss, _ = model.loss(model.encode_motion(x, mask), model.encode_text(tokens, token_mask), gen)
+        return loss
+
+    config = {"kind": cfg.kind, "text_encoder": cfg.text_encoder, "skeleton": corpus.skeleton.name,
+              "data": str(Path(data).resolve()), "model": model_cfg, "train": asdict(cfg)}
+    extra = {"normalizer.mean": torch.from_numpy(corpus.normalizer.mean),
+             "normalizer.std": torch.from_numpy(corpus.normalizer.std)}
+    try:
+        fit(model, loss_fn, out, cfg.steps, cfg, gen, config, extra, resume, console, f"train {cfg.kind}", stop_after)
+    except Stopped:
+        pass
+    return out
+
+
+@dataclass
+class EmbeddingModel:
+    """A trained retrieval model or evaluator with its normalisation and text encoder."""
+
+    kind: str
+    model: nn.Module
+    normalizer: Normalizer
+    encoder: CachedEncoder
+
+    @classmethod
+    def load(cls, run: str | Path, kind: str, cache_dir: str | Path | None = None) -> EmbeddingModel:
+        config = load_config(run, kind=kind)
+        model = build_embedding_model(kind, config["model"])
+        tensors = load_tensors(Path(run) / "model.safetensors")
+        try:
+            model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        except RuntimeError as err:
+            raise CheckpointError(f"{run}/model.safetensors does not fit its config.json ({str(err)[:200]})") from None
+        model.eval()
+        normalizer = Normalizer(tensors["normalizer.mean"].numpy(), tensors["normalizer.std"].numpy())
+        encoder = load_text_encoder(config["text_encoder"], cache_dir)
+        return cls(kind, model, normalizer, encoder)
+
+    @torch.no_grad()
+    def embed_motions(self, features: list, batch_size: int = 64) -> torch.Tensor:
+        """De-normalised features ``[T_i, D]`` (numpy or torch) -> embeddings ``[N, E]`` (means for TMR)."""
+        out = []
+        for i in range(0, len(features), batch_size):
+            chunk = [torch.as_tensor(self.normalizer.normalize(torch.as_tensor(f, dtype=torch.float32)))
+                     for f in features[i : i + batch_size]]
+            frames = max(len(f) for f in chunk)
+            x = torch.zeros(len(chunk), frames, chunk[0].shape[1])
+            mask = torch.zeros(len(chunk), frames, dtype=torch.bool)
+            for j, f in enumerate(chunk):
+                x[j, : len(f)], mask[j, : len(f)] = f, True
+            emb = self.model.encode_motion(x, mask)
+            out.append(emb[0] if isinstance(emb, tuple) else emb)
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def embed_texts(self, texts: list[str]) -> torch.Tensor:
+        emb = self.encoder.encode(texts)
+        out = self.model.encode_text(emb.tokens, emb.mask)
+        return out[0] if isinstance(out, tuple) else out

@@ -277,6 +277,91 @@ def _write_motions(pipe, samples, texts: list[str], out: Path, as_features: bool
         console.print(f"wrote {path}")
 
 
+def _train_embedding(kind: str, data: Path, out: Path, preset: str, steps: int | None, resume: bool, seed: int | None,
+                     text_encoder: str | None) -> None:
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
+
+    try:
+        cfg = EmbeddingTrainConfig.from_preset(kind, preset, steps=steps, seed=seed, text_encoder=text_encoder)
+        train_embedding_model(data, out, cfg, resume=resume, console=console)
+    except (ValueError, CorpusError, CheckpointError) as err:
+        fail(str(err))
+    console.print(f"wrote {out}")
+
+
+@app.command("train-retrieval")
+def train_retrieval(
+    data: Path = typer.Option(..., help="corpus to train on"),
+    out: Path = typer.Option(..., "--out", "-o", help="run folder to write"),
+    preset: str = typer.Option("small", help="tiny, small or paper"),
+    steps: int = typer.Option(None, help="override the preset's number of steps"),
+    text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
+    resume: bool = typer.Option(False, help="continue the run in --out"),
+    seed: int = typer.Option(None, help="random seed (preset default: 0)"),
+) -> None:
+    """Train the TMR-style retrieval model whose cosine similarity is the RL reward.
+
+    Example: nomocap train-retrieval --data data/k --preset small --out runs/reward_k
+    """
+    _train_embedding("retrieval", data, out, preset, steps, resume, seed, text_encoder)
+
+
+@app.command("train-evaluator")
+def train_evaluator(
+    data: Path = typer.Option(..., help="corpus to train on (the target corpus of the evaluation)"),
+    out: Path = typer.Option(..., "--out", "-o", help="run folder to write"),
+    preset: str = typer.Option("small", help="tiny, small or paper"),
+    steps: int = typer.Option(None, help="override the preset's number of steps"),
+    text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
+    resume: bool = typer.Option(False, help="continue the run in --out"),
+    seed: int = typer.Option(None, help="random seed (preset default: 1, unlike the reward's 0)"),
+) -> None:
+    """Train the T2M-style evaluator that grades generated motion (never the reward model).
+
+    Example: nomocap train-evaluator --data data/k --preset small --out runs/evaluator_k
+    """
+    _train_embedding("evaluator", data, out, preset, steps, resume, seed, text_encoder)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    evaluator: Path = typer.Option(..., help="evaluator run folder (train-evaluator)"),
+    data: Path = typer.Option(..., help="corpus whose split is evaluated"),
+    model: Path = typer.Option(None, help="pretraining run; omitted: only the ground-truth row"),
+    adapter: Path = typer.Option(None, help="LoRA adapter folder from finetune"),
+    split: str = typer.Option("test", help="split to evaluate"),
+    preset: str = typer.Option("small", help="protocol size: tiny, small or paper (20 replications)"),
+    replications: int = typer.Option(None, help="override the preset's replications"),
+    out: Path = typer.Option(None, "--out", "-o", help="folder for results.json and results.md"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """R-precision, FID, MultiModal distance, Diversity, MultiModality (+ judge) with 95 % intervals.
+
+    Example: nomocap evaluate --evaluator runs/evaluator_k --data data/k --model runs/base_h
+    """
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.eval.protocol import EvalSet, ProtocolConfig, evaluate, markdown_table, write_results
+    from nomocap.pipeline import MotionPipeline
+    from nomocap.retrieval.train import EmbeddingModel
+
+    try:
+        ev = EmbeddingModel.load(evaluator, "evaluator")
+        cfg = ProtocolConfig.from_preset(preset, replications=replications, seed=seed)
+        eval_set = EvalSet(data, split, ev)
+        rows = {"Ground truth": evaluate(ev, data, cfg, None, split, console, eval_set)}
+        if model is not None:
+            pipe = MotionPipeline.from_run(model, adapter=adapter)
+            rows[model.name + (f" + {adapter.name}" if adapter else "")] = evaluate(ev, data, cfg, pipe, split,
+                                                                                    console, eval_set)
+    except (ValueError, CorpusError, CheckpointError) as err:
+        fail(str(err))
+    console.print(markdown_table(rows))
+    if out is not None:
+        for path in write_results(rows, out):
+            console.print(f"wrote {path}")
+
+
 @app.command("render")
 def render(
     motion: Path = typer.Argument(..., help="a .npy of joints [T, J, 3] or features [T, D]"),

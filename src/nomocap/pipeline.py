@@ -77,10 +77,15 @@ class MotionPipeline:
         self._null: torch.Tensor | None = None
 
     @classmethod
-    def from_run(cls, run: str | Path, device: str = "cpu", cache_dir: str | Path | None = None) -> MotionPipeline:
+    def from_run(cls, run: str | Path, device: str = "cpu", cache_dir: str | Path | None = None,
+                 adapter: str | Path | None = None) -> MotionPipeline:
         from nomocap.models.registry import load_denoiser, normalizer_tensors
 
         model, config = load_denoiser(run)
+        if adapter is not None:
+            from nomocap.models.lora import load_adapter
+
+            model = load_adapter(model, adapter, run)
         mean, std = normalizer_tensors(run)
         encoder = load_text_encoder(config["text_encoder"], cache_dir)
         if encoder.dim != config["model"]["text_dim"]:

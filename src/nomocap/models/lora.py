@@ -32,5 +32,35 @@ def load_lora(model: nn.Module, adapter_dir: str | Path, trainable: bool = False
     return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=trainable)
 
 
+def load_adapter(model: nn.Module, adapter_dir: str | Path, base_run: str | Path) -> PeftModel:
+    """Attach a fine-tuned adapter for inference, refusing one trained on another base model."""
+    import json
+
+    from nomocap.checkpoint import CheckpointError, load_tensors
+
+    adapter_dir = Path(adapter_dir)
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise CheckpointError(f"{adapter_dir} is not a LoRA adapter folder (no adapter_config.json)")
+    marker = adapter_dir / "base_model.json"
+    if marker.is_file():
+        expected = json.loads(marker.read_text())["fingerprint"]
+        if expected != base_fingerprint(load_tensors(Path(base_run) / "model.safetensors")):
+            raise CheckpointError(f"{adapter_dir} was trained on another base model than {base_run}")
+    peft_model = load_lora(model, adapter_dir)
+    peft_model.eval()
+    return peft_model
+
+
+def base_fingerprint(tensors: dict[str, torch.Tensor]) -> str:
+    """A short hash of a base checkpoint's weights, stored with adapters to catch mismatches."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        h.update(key.encode())
+        h.update(tensors[key].float().numpy().tobytes()[:4096])
+    return h.hexdigest()[:16]
+
+
 def trainable_parameters(model: nn.Module) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]

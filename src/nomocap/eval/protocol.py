@@ -1,0 +1,177 @@
+"""The T2M evaluation protocol: replications of R-precision, FID, MultiModal distance, Diversity and
+MultiModality with 95 % intervals, graded by an evaluator that is not the reward model; plus the
+programmatic judge's accuracy where captions follow the embedded corpus grammar.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import Progress
+
+from nomocap.configs import load_preset
+from nomocap.data.humanml import UNIT_LENGTH, load_corpus
+from nomocap.data.synth.judge import judge_batch
+from nomocap.eval.metrics import (
+    confidence_interval,
+    diversity,
+    frechet_distance,
+    gaussian_stats,
+    matching_score,
+    multimodality,
+    r_precision,
+)
+from nomocap.motion.features import features_to_joints, joints_to_features
+from nomocap.pipeline import MotionPipeline
+from nomocap.retrieval.train import EmbeddingModel
+
+METRICS = ("r_precision", "fid", "mm_dist", "diversity", "multimodality", "judge_accuracy")
+
+
+@dataclass
+class ProtocolConfig:
+    replications: int = 20
+    texts: int | None = None  # motions per replication (None: the whole split)
+    batch: int = 32
+    diversity_times: int = 300
+    mm_texts: int = 100
+    mm_repeats: int = 30
+    mm_times: int = 10
+    sampler: str = "dpm++"
+    steps: int = 10
+    guidance: float = 2.5
+    seed: int = 0
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides) -> ProtocolConfig:
+        return cls(**{**load_preset("evaluate", preset), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+class EvalSet:
+    """The split's motions (cropped to multiples of 4 frames) with their captions, and real-motion statistics."""
+
+    def __init__(self, data: str | Path, split: str, evaluator: EmbeddingModel):
+        corpus = load_corpus(data, split)
+        self.items = [it for it in corpus.items if len(it.features) >= UNIT_LENGTH]
+        self.skeleton = corpus.skeleton
+        self.features = [it.features[: (len(it.features) // UNIT_LENGTH) * UNIT_LENGTH] for it in self.items]
+        self.real_emb = evaluator.embed_motions(self.features).numpy()
+        self.real_stats = gaussian_stats(self.real_emb)
+
+    def draw(self, rng: np.random.Generator, count: int | None, batch: int) -> tuple[np.ndarray, list[str]]:
+        n = len(self.items) if count is None else min(count, len(self.items))
+        n = max(batch, (n // batch) * batch)
+        idx = rng.choice(len(self.items), n, replace=n > len(self.items))
+        captions = [self.items[i].texts[int(rng.integers(len(self.items[i].texts)))].text for i in idx]
+        return idx, captions
+
+
+def _batched_r_precision(text_emb: np.ndarray, motion_emb: np.ndarray, batch: int) -> np.ndarray:
+    return np.mean([r_precision(text_emb[i : i + batch], motion_emb[i : i + batch], 3)
+                    for i in range(0, len(text_emb) - batch + 1, batch)], axis=0)
+
+
+def _generate(pipe: MotionPipeline, captions: list[str], lengths: list[int], cfg: ProtocolConfig,
+              generator: torch.Generator, chunk: int = 64) -> list[np.ndarray]:
+    """Generated motions as de-normalised HumanML3D features (converted from other representations)."""
+    out = []
+    sampler = pipe.sampler(cfg.sampler, cfg.steps)
+    for i in range(0, len(captions), chunk):
+        samples = pipe.sample(captions[i : i + chunk], lengths[i : i + chunk], sampler, cfg.guidance, generator)
+        feats = pipe.to_features(samples)
+        if pipe.representation.name != "guo":
+            feats = [joints_to_features(j, pipe.skeleton) for j in pipe.to_joints(samples)]
+        out += feats
+    return out
+
+
+def _finite(features: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0) for f in features]
+
+
+def evaluate(evaluator: EmbeddingModel, data: str | Path, cfg: ProtocolConfig, pipe: MotionPipeline | None = None,
+             split: str = "test", console: Console | None = None, eval_set: EvalSet | None = None) -> dict:
+    """One row of the paper's table: ``pipe``'s motions, or the real motions when ``pipe`` is None.
+
+    Returns ``{metric: {"mean": ..., "ci": ...}}`` (``r_precision`` as three numbers) and the raw values.
+    """
+    console = console or Console()
+    eval_set = eval_set or EvalSet(data, split, evaluator)
+    rng = np.random.default_rng(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    values: dict[str, list] = {m: [] for m in METRICS}
+    label = "ground truth" if pipe is None else "generated"
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"evaluating {label}", total=cfg.replications)
+        for _ in range(cfg.replications):
+            idx, captions = eval_set.draw(rng, cfg.texts, cfg.batch)
+            if pipe is None:
+                motions = [eval_set.features[i] for i in idx]
+            else:
+                motions = _finite(_generate(pipe, captions, [len(eval_set.features[i]) for i in idx], cfg, generator))
+            motion_emb = evaluator.embed_motions(motions).numpy()
+            text_emb = evaluator.embed_texts(captions).numpy()
+            values["r_precision"].append(_batched_r_precision(text_emb, motion_emb, cfg.batch))
+            values["mm_dist"].append(matching_score(text_emb, motion_emb))
+            values["fid"].append(frechet_distance(*gaussian_stats(motion_emb), *eval_set.real_stats))
+            values["diversity"].append(diversity(motion_emb, min(cfg.diversity_times, len(motion_emb) - 1), rng))
+            joints = [features_to_joints(m, eval_set.skeleton) for m in motions]
+            judged = judge_batch(joints, captions)
+            values["judge_accuracy"].append(judged["accuracy"])
+            if pipe is not None and cfg.mm_texts > 0:
+                mm_idx = idx[: cfg.mm_texts]
+                mm_caps = [captions[i] for i in range(len(mm_idx)) for _ in range(cfg.mm_repeats)]
+                mm_len = [len(eval_set.features[i]) for i in mm_idx for _ in range(cfg.mm_repeats)]
+                mm = _finite(_generate(pipe, mm_caps, mm_len, cfg, generator))
+                groups = evaluator.embed_motions(mm).numpy().reshape(len(mm_idx), cfg.mm_repeats, -1)
+                values["multimodality"].append(multimodality(groups, min(cfg.mm_times, cfg.mm_repeats), rng))
+            progress.advance(task)
+    return summarise(values)
+
+
+def summarise(values: dict[str, list]) -> dict:
+    row: dict = {}
+    for metric, vals in values.items():
+        if not vals or all(isinstance(v, float) and np.isnan(v) for v in vals):
+            continue
+        arr = np.asarray(vals, dtype=np.float64)
+        if arr.ndim == 2:
+            stats = [confidence_interval(arr[:, k]) for k in range(arr.shape[1])]
+            row[metric] = {"mean": [s[0] for s in stats], "ci": [s[1] for s in stats]}
+        else:
+            mean, ci = confidence_interval(arr[np.isfinite(arr)]) if np.isfinite(arr).any() else (np.nan, np.nan)
+            row[metric] = {"mean": mean, "ci": ci}
+    return row
+
+
+def _cell(entry: dict | None, k: int | None = None) -> str:
+    if entry is None:
+        return "–"
+    mean, ci = (entry["mean"][k], entry["ci"][k]) if k is not None else (entry["mean"], entry["ci"])
+    return f"{mean:.3f} ± {ci:.3f}"
+
+
+def markdown_table(rows: dict[str, dict]) -> str:
+    """The paper's table layout, plus the judge column."""
+    head = "| Method | R@1 ↑ | R@2 ↑ | R@3 ↑ | FID ↓ | MMDist ↓ | Diversity → | MModality ↑ | Judge ↑ |"
+    lines = [head, "|" + "---|" * 9]
+    for name, row in rows.items():
+        rp = row.get("r_precision")
+        cells = [_cell(rp, k) for k in range(3)] + [_cell(row.get(m)) for m in
+                                                    ("fid", "mm_dist", "diversity", "multimodality", "judge_accuracy")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(rows: dict[str, dict], out: str | Path) -> tuple[Path, Path]:
+    from nomocap.checkpoint import atomic_write_text
+
+    out = Path(out)
+    atomic_write_text(out / "results.json", json.dumps(rows, indent=2, default=float) + "\n")
+    atomic_write_text(out / "results.md", markdown_table(rows))
+    return out / "results.json", out / "results.md"

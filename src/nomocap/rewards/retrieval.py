@@ -1,0 +1,51 @@
+"""The paper's reward: cosine similarity between a retrieval model's text and motion embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from nomocap.retrieval.train import EmbeddingModel
+from nomocap.rewards import MotionBatch
+
+
+class RetrievalReward:
+    """``cos(text, motion)``; with ``contrastive`` minus the mean cosine with the batch's other prompts,
+    so a motion is rewarded for matching its prompt *and not* the others ("left" not also "right")."""
+
+    def __init__(self, model: EmbeddingModel, contrastive: bool = False):
+        self.model, self.contrastive = model, contrastive
+        self.name = "tmr_contrastive" if contrastive else "tmr"
+        self._texts: dict[str, torch.Tensor] = {}
+
+    @classmethod
+    def from_run(cls, run: str | Path, contrastive: bool = False, cache_dir: str | Path | None = None):
+        return cls(EmbeddingModel.load(run, "retrieval", cache_dir), contrastive)
+
+    def text_embeddings(self, prompts: list[str]) -> torch.Tensor:
+        missing = [p for p in dict.fromkeys(prompts) if p not in self._texts]
+        if missing:
+            for p, e in zip(missing, self.model.embed_texts(missing)):
+                self._texts[p] = F.normalize(e, dim=-1)
+        return torch.stack([self._texts[p] for p in prompts])
+
+    @torch.no_grad()
+    def __call__(self, motions: MotionBatch, prompts: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
+        scores = torch.full((len(motions),), float("nan"))
+        feats = motions.guo_features
+        ok = [i for i, f in enumerate(feats) if f is not None]
+        if not ok:
+            return scores, {"invalid": float(len(motions))}
+        motion = F.normalize(self.model.embed_motions([feats[i] for i in ok]), dim=-1)
+        text = self.text_embeddings(prompts)
+        cos = text[ok] @ motion.T  # [valid, valid]: prompt i against motion j
+        own = cos.diagonal()
+        if self.contrastive:
+            valid_prompts = [prompts[i] for i in ok]
+            other = torch.tensor([[a != b for b in valid_prompts] for a in valid_prompts])
+            mean_other = (cos.T * other).sum(1) / other.sum(1).clamp_min(1)
+            own = own - mean_other
+        scores[ok] = own.float()
+        return scores, {"invalid": float(len(motions) - len(ok))}

@@ -223,6 +223,7 @@ def generate(
     prompts: list[str] = typer.Argument(..., help="one or more text prompts"),
     model: Path = typer.Option(..., help="pretraining run folder"),
     out: Path = typer.Option(..., "--out", "-o", help="x.npy (joints; features with --features), x.gif, x.mp4, x.bvh"),
+    adapter: Path = typer.Option(None, help="LoRA adapter folder from finetune (e.g. RUN/best)"),
     length: float = typer.Option(None, help="seconds (default 6 s); at most 9.8 s"),
     sampler: str = typer.Option("dpm++", help="dpm++ (2M), sde-dpm++, ddim or ddpm"),
     steps: int = typer.Option(10, help="denoising steps"),
@@ -241,7 +242,7 @@ def generate(
     from nomocap.pipeline import MotionPipeline, frames_for
 
     try:
-        pipe = MotionPipeline.from_run(model, cache_dir=model / ".text_cache")
+        pipe = MotionPipeline.from_run(model, cache_dir=model / ".text_cache", adapter=adapter)
         frames = frames_for(length, pipe.fps)
         texts = [p for p in prompts for _ in range(num_samples)]
         samples = pipe.sample(texts, [frames] * len(texts), pipe.sampler(sampler, steps), guidance,
@@ -360,6 +361,60 @@ def evaluate_cmd(
     if out is not None:
         for path in write_results(rows, out):
             console.print(f"wrote {path}")
+
+
+@app.command("finetune")
+def finetune(
+    model: Path = typer.Option(..., help="pretrained base run (never modified)"),
+    reward: Path = typer.Option(..., help="retrieval run whose cosine similarity is the reward"),
+    out: Path = typer.Option(..., "--out", "-o", help="folder for the adapter, logs and checkpoints"),
+    data: Path = typer.Option(None, help="target corpus: its captions are the prompts (motions unused)"),
+    prompts: Path = typer.Option(None, help="a text file of prompts, one per line"),
+    annotations: Path = typer.Option(None, help="a TMR-style annotations.json (e.g. the real KIT-ML texts)"),
+    category: str = typer.Option(None, help="only prompts of this class (object_manipulation, posture_balance)"),
+    replay: Path = typer.Option(None, help="source corpus whose captions are replayed (keeps what the model knew)"),
+    preset: str = typer.Option("small", help="tiny, small (CPU) or paper (GPU)"),
+    iterations: int = typer.Option(None, help="override the preset's iterations"),
+    contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
+    foot_skating: float = typer.Option(0.0, help="weight of the foot-skating penalty"),
+    clip_range: float = typer.Option(None, help="override the PPO clip range"),
+    kl_coef: float = typer.Option(None, help="override the KL-to-base coefficient"),
+    replay_fraction: float = typer.Option(None, help="override the fraction of replayed source prompts"),
+    resume: bool = typer.Option(False, help="continue the run in --out"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """RL post-training (DDPO + PPO clip) of LoRA adapters from text prompts only.
+
+    Example: nomocap finetune --model runs/base_h --reward runs/reward_k --data data/k --out runs/ft_k
+    """
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.data.prompts import load_prompts
+    from nomocap.pipeline import MotionPipeline
+    from nomocap.rewards import WeightedSum
+    from nomocap.rewards.physics import FootSkating
+    from nomocap.rewards.retrieval import RetrievalReward
+    from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
+
+    sources = [s for s in (data, prompts, annotations) if s is not None]
+    if len(sources) != 1:
+        fail("give exactly one prompt source: --data DIR, --prompts FILE or --annotations JSON")
+    try:
+        cfg = DDPOConfig.from_preset(preset, iterations=iterations, clip_range=clip_range, kl_coef=kl_coef,
+                                     replay_fraction=replay_fraction, seed=seed)
+        train_prompts = load_prompts(sources[0], "train", category)
+        val_prompts = load_prompts(sources[0], "val", category) if sources[0].is_dir() or \
+            sources[0].suffix == ".json" else []
+        replay_prompts = load_prompts(replay, "train") if replay else []
+        reward_fn = RetrievalReward.from_run(reward, contrastive, cache_dir=out / ".text_cache")
+        terms = [(reward_fn, 1.0)] + ([(FootSkating(), foot_skating)] if foot_skating else [])
+        pipe = MotionPipeline.from_run(model, cache_dir=out / ".text_cache")
+        out.mkdir(parents=True, exist_ok=True)
+        trainer = DDPOTrainer(pipe, WeightedSum(terms), train_prompts, cfg, out, model, replay_prompts, val_prompts,
+                              console, {"reward_run": str(reward.resolve()), "prompts": str(sources[0])})
+        trainer.run(resume=resume)
+    except (ValueError, CorpusError, CheckpointError) as err:
+        fail(str(err))
+    console.print(f"wrote {out}/adapter (last) and {out}/best (best validation reward)")
 
 
 @app.command("render")

@@ -116,12 +116,14 @@ class MotionPipeline:
         return make_sampler(name, self.schedule, steps, eta)
 
     def sample(self, prompts: list[str], lengths: list[int], sampler: Sampler, guidance: float = 2.5,
-               generator: torch.Generator | None = None, keep_trajectory: bool = False) -> Samples:
+               generator: torch.Generator | None = None, keep_trajectory: bool = False,
+               frames: int | None = None) -> Samples:
+        """Denoise from noise for each prompt; ``frames`` pads every sample to one length (default: the longest)."""
         prompts = check_prompts(prompts)
         if len(lengths) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(lengths)} lengths")
         cond = self.encode(prompts)
-        n, frames = len(prompts), max(lengths)
+        n, frames = len(prompts), frames or max(lengths)
         mask = torch.arange(frames)[None, :] < torch.tensor(lengths)[:, None]
         mask = mask.to(self.device)
         step_mask = self.step_mask(mask)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from nomocap.data.humanml import SPLITS, CorpusError, load_annotation_splits, read_captions, read_split
@@ -33,3 +34,69 @@ def read_prompt_file(path: str | Path) -> list[str]:
     if not prompts:
         raise CorpusError(f"{path}: no prompts (one per line expected)")
     return prompts
+
+
+@dataclass
+class Prompt:
+    text: str
+    frames: int  # the length to generate (a multiple of 4)
+
+
+def _frames(seconds_or_frames: float, fps: float | None, max_frames: int = 196, min_frames: int = 40) -> int:
+    frames = seconds_or_frames * fps if fps is not None else seconds_or_frames
+    return int(min(max_frames, max(min_frames, frames)) // 4 * 4)
+
+
+def prompts_from_corpus(root: str | Path, split: str = "train", category: str | None = None) -> list[Prompt]:
+    """Each caption of a split with the length of its motion (prompts only: the motion is not used)."""
+    from nomocap.data.categories import check_category, motion_category
+    from nomocap.data.humanml import load_corpus
+
+    corpus = load_corpus(root, split)
+    wanted = check_category(category) if category else None
+    out = []
+    for item in corpus.items:
+        captions = [c.text for c in item.texts]
+        if wanted is None or motion_category(captions) == wanted:
+            out += [Prompt(c, _frames(item.length, None)) for c in captions]
+    if not out:
+        raise CorpusError(f"{root}: no {split} captions" + (f" of category {wanted}" if wanted else ""))
+    return out
+
+
+def prompts_from_annotations(path: str | Path, split: str = "train", category: str | None = None,
+                             fps: float = 20.0) -> list[Prompt]:
+    """Prompts from a TMR-style annotations.json (e.g. the real KIT-ML texts), lengths from the segments."""
+    import json
+
+    from nomocap.data.categories import caption_category, check_category
+
+    path = Path(path)
+    wanted = check_category(category) if category else None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    ids = read_split(path.parent, split) if (path.parent / f"{split}.txt").is_file() else list(data)
+    out = []
+    for key in ids:
+        for ann in data.get(key, {}).get("annotations", []):
+            text = str(ann.get("text", "")).strip()
+            if text and (wanted is None or caption_category(text) == wanted):
+                out.append(Prompt(text, _frames(float(ann.get("end", 6.0)) - float(ann.get("start", 0.0)), fps)))
+    if not out:
+        raise CorpusError(f"{path}: no {split} prompts" + (f" of category {wanted}" if wanted else ""))
+    return out
+
+
+def prompts_from_file(path: str | Path, frames: int = 120) -> list[Prompt]:
+    return [Prompt(t, frames) for t in read_prompt_file(path)]
+
+
+def load_prompts(source: str | Path, split: str = "train", category: str | None = None) -> list[Prompt]:
+    """A corpus folder, an annotations.json, or a text file of prompts (one per line)."""
+    source = Path(source)
+    if source.is_dir():
+        return prompts_from_corpus(source, split, category)
+    if source.suffix == ".json":
+        return prompts_from_annotations(source, split, category)
+    if category:
+        raise CorpusError("--category needs a corpus folder or an annotations.json, not a plain prompt file")
+    return prompts_from_file(source)

@@ -67,7 +67,8 @@ class WeightedSum:
         for reward, weight in self.terms:
             scores, sub = reward(motions, prompts)
             total = total + weight * scores
-            info[f"reward/{reward.name}"] = float(torch.nanmean(scores)) if torch.isfinite(scores).any() else float("nan")
+            finite = torch.isfinite(scores)
+            info[f"reward/{reward.name}"] = float(scores[finite].mean()) if finite.any() else float("nan")
             info.update({f"{reward.name}/{k}": v for k, v in sub.items()})
         info["invalid"] = float((~torch.isfinite(total)).sum())
         return total, info

@@ -1,0 +1,344 @@
+"""DDPO post-training: sample, then train — importance sampling with the PPO clip, on LoRA adapters.
+
+Each iteration has two visible phases (ddpo-pytorch's layout):
+
+* **sample**: draw prompts (distinct prompts x copies; a ``replay_fraction`` of them from the source
+  corpus, which keeps what the model knew), roll out the current policy with a stochastic sampler,
+  store every step (latents, old log-probs, solver state), score the final motions with the reward,
+  and turn rewards into per-prompt normalised, clipped advantages;
+* **train**: for ``inner_epochs``, shuffle the rollouts and, independently per rollout, the order of
+  its trainable steps; re-score a ``timestep_fraction`` of them under the current policy (same CFG) and
+  minimise the PPO clipped surrogate, plus an optional per-step Gaussian KL to the frozen base policy.
+
+Iteration ``i`` draws its randomness from ``seed`` and ``i`` alone, so a resumed run repeats the
+uninterrupted one. The best adapter by held-out validation reward is kept beside the last one, and a
+collapse of the within-prompt reward spread stops the run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from nomocap.checkpoint import (
+    CheckpointError,
+    atomic_write_text,
+    load_config,
+    load_metadata,
+    load_tensors,
+    save_config,
+    save_tensors,
+)
+from nomocap.configs import load_preset
+from nomocap.data.prompts import Prompt
+from nomocap.models.lora import add_lora, base_fingerprint, trainable_parameters
+from nomocap.pipeline import MotionPipeline, Samples
+from nomocap.rewards import MotionBatch, Reward
+from nomocap.rl.advantages import PerPromptStatTracker
+from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
+
+
+@dataclass
+class DDPOConfig:
+    iterations: int = 50
+    prompts_per_iteration: int = 16
+    copies: int = 4
+    sample_batch: int = 64
+    train_batch: int = 16
+    inner_epochs: int = 2
+    timestep_fraction: float = 0.5
+    clip_range: float = 0.1
+    lr: float = 3e-4
+    adv_clip: float = 5.0
+    grad_clip: float = 1.0
+    sampler: str = "sde-dpm++"
+    steps: int = 10
+    eta: float = 1.0
+    guidance: float = 2.5
+    lora_rank: int = 4
+    lora_alpha: float = 4.0
+    replay_fraction: float = 0.25
+    kl_coef: float = 0.0
+    collapse_ratio: float = 0.25
+    collapse_patience: int = 3
+    eval_every: int = 5
+    val_prompts: int = 32
+    stat_buffer: int = 32
+    seed: int = 0
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides) -> DDPOConfig:
+        return cls(**{**load_preset("finetune", preset), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+@dataclass
+class Rollouts:
+    """One iteration's rollouts; step ``s`` of sample ``b`` maps ``latents[s, b]`` to ``latents[s + 1, b]``."""
+
+    prompts: list[str]
+    cond: torch.Tensor  # [B, text_dim]
+    mask: torch.Tensor  # [B, T]
+    latents: torch.Tensor  # [S + 1, B, ...]
+    log_probs: torch.Tensor  # [S, B]
+    prev_x0: torch.Tensor | None  # [S, B, ...] (multistep solver state), None if unused
+    trainable: list[bool]  # per step
+    rewards: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    advantages: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
+
+
+def _cat_steps(per_chunk: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Per sample-batch lists over steps -> one ``[steps, all samples, ...]`` tensor."""
+    return torch.stack([torch.cat(parts) for parts in zip(*per_chunk)])
+
+
+class DDPOTrainer:
+    def __init__(self, pipe: MotionPipeline, reward: Reward, prompts: list[Prompt], cfg: DDPOConfig, out: str | Path,
+                 base_run: str | Path, replay: list[Prompt] | None = None, val_prompts: list[Prompt] | None = None,
+                 console: Console | None = None, run_config: dict | None = None):
+        if not prompts:
+            raise ValueError("no training prompts")
+        self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
+        self.replay = replay or []
+        self.val = (val_prompts or [])[: cfg.val_prompts]
+        self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
+        self.run_config = run_config or {}
+        base = pipe.model
+        base.eval()
+        for p in base.parameters():
+            p.requires_grad_(False)
+        self.policy = add_lora(base, cfg.lora_rank, cfg.lora_alpha)
+        self.policy.eval()  # no dropout: re-scored log-probs must equal the sampled ones
+        pipe.model = self.policy
+        self.params = trainable_parameters(self.policy)
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=0.0)
+        self.sampler = pipe.sampler(cfg.sampler, cfg.steps, cfg.eta)
+        if not self.sampler.stochastic:
+            raise ValueError(f"sampler {cfg.sampler!r} is deterministic: RL needs ddim (eta > 0), ddpm or sde-dpm++")
+        self.tracker = PerPromptStatTracker(cfg.stat_buffer, min(cfg.copies, 4), cfg.adv_clip)
+        self.iteration, self.best, self.initial_spread, self.collapsed_for = 0, -math.inf, None, 0
+
+    # ----------------------------------------------------------------------------------- sample phase
+
+    def _generator(self, iteration: int, salt: int = 0) -> torch.Generator:
+        return torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + iteration * 7919 + salt)
+
+    def draw_prompts(self, iteration: int) -> list[Prompt]:
+        rng = np.random.default_rng([self.cfg.seed, iteration])
+        n_replay = int(round(self.cfg.replay_fraction * self.cfg.prompts_per_iteration)) if self.replay else 0
+        picks = [self.prompts[i] for i in rng.choice(len(self.prompts), self.cfg.prompts_per_iteration - n_replay,
+                                                     replace=len(self.prompts) < self.cfg.prompts_per_iteration)]
+        picks += [self.replay[i] for i in rng.choice(len(self.replay), n_replay, replace=len(self.replay) < n_replay)]
+        return [p for p in picks for _ in range(self.cfg.copies)]
+
+    @torch.no_grad()
+    def sample(self, prompts: list[Prompt], generator: torch.Generator) -> tuple[Rollouts, dict]:
+        frames = max(p.frames for p in prompts)
+        parts: list[Samples] = []
+        for i in range(0, len(prompts), self.cfg.sample_batch):
+            chunk = prompts[i : i + self.cfg.sample_batch]
+            parts.append(self.pipe.sample([p.text for p in chunk], [p.frames for p in chunk], self.sampler,
+                                          self.cfg.guidance, generator, keep_trajectory=True, frames=frames))
+        texts = [p.text for p in prompts]
+        trajs = [s.trajectory for s in parts]
+        latents = _cat_steps([t.latents + [s.latents] for t, s in zip(trajs, parts)])
+        prev_x0 = None
+        if trajs[0].prev_x0[-1] is not None:  # a multistep solver: its previous x0 is part of the state
+            prev_x0 = _cat_steps([[p if p is not None else torch.zeros_like(x) for p, x in zip(t.prev_x0, t.latents)]
+                                  for t in trajs])
+        rollouts = Rollouts(texts, self.pipe.encode(texts), torch.cat([s.mask for s in parts]), latents,
+                            _cat_steps([t.log_probs for t in trajs]), prev_x0, trajs[0].trainable)
+        features = [f for s in parts for f in self.pipe.to_features(s)]
+        scores, info = self.reward(MotionBatch(features, self.pipe.representation), texts)
+        rollouts.rewards = scores.numpy().astype(np.float64)
+        rollouts.advantages = torch.from_numpy(self.tracker.update(texts, rollouts.rewards)).float()
+        return rollouts, info
+
+    # ----------------------------------------------------------------------------------- train phase
+
+    def _log_prob(self, r: Rollouts, idx: torch.Tensor, step: int, with_base: bool):
+        x, target = r.latents[step, idx], r.latents[step + 1, idx]
+        t = torch.full((len(idx),), int(self.sampler.timesteps[step]), dtype=torch.long)
+        mask = r.mask[idx]
+        step_mask = self.pipe.step_mask(mask)
+        prev = r.prev_x0[step, idx] if r.prev_x0 is not None and step > 0 else None
+        x0 = self.pipe.predict_x0(x, t, r.cond[idx], mask, self.cfg.guidance)
+        out = self.sampler.step(x0, step, x, prev_sample=target, prev_x0=prev, mask=step_mask)
+        kl = None
+        if with_base:
+            with torch.no_grad(), self.policy.disable_adapter():
+                base_x0 = self.pipe.predict_x0(x, t, r.cond[idx], mask, self.cfg.guidance)
+                base = self.sampler.step(base_x0, step, x, prev_sample=target, prev_x0=prev, mask=step_mask)
+            kl = gaussian_kl(out.mean, base.mean, out.std, step_mask)
+        return out.log_prob, kl
+
+    def train(self, r: Rollouts, generator: torch.Generator) -> dict:
+        cfg = self.cfg
+        usable = torch.from_numpy(np.isfinite(r.rewards))
+        steps = [s for s, ok in enumerate(r.trainable) if ok]
+        per_sample = max(1, int(math.ceil(cfg.timestep_fraction * len(steps))))
+        stats: dict[str, list[float]] = {"loss": [], "approx_kl": [], "clipfrac": [], "kl_base": [], "grad_norm": []}
+        skipped = 0
+        for _ in range(cfg.inner_epochs):
+            order = torch.randperm(len(r.prompts), generator=generator)
+            order = order[usable[order]]
+            for start in range(0, len(order), cfg.train_batch):
+                idx = order[start : start + cfg.train_batch]
+                chosen = torch.stack([torch.tensor(steps)[torch.randperm(len(steps), generator=generator)[:per_sample]]
+                                      for _ in idx])  # [b, per_sample]: independently per rollout
+                self.opt.zero_grad(set_to_none=True)
+                total, finite = 0.0, True
+                for step in steps:
+                    rows = (chosen == step).any(1)
+                    if not rows.any():
+                        continue
+                    sub = idx[rows]
+                    log_prob, kl = self._log_prob(r, sub, step, cfg.kl_coef > 0)
+                    loss, info = clipped_surrogate(log_prob, r.log_probs[step, sub], r.advantages[sub], cfg.clip_range)
+                    if kl is not None:
+                        loss = loss + cfg.kl_coef * kl.mean()
+                        stats["kl_base"].append(float(kl.mean()))
+                    loss = loss * len(sub) / (len(idx) * per_sample)  # gradient accumulation over steps
+                    if not torch.isfinite(loss):
+                        finite = False
+                        break
+                    loss.backward()
+                    total += loss.item()
+                    stats["approx_kl"].append(float(info["approx_kl"]))
+                    stats["clipfrac"].append(float(info["clipfrac"]))
+                grads_ok = finite and all(p.grad is None or torch.isfinite(p.grad).all() for p in self.params)
+                if not grads_ok:
+                    skipped += 1  # a non-finite batch never touches the adapter
+                    self.opt.zero_grad(set_to_none=True)
+                    continue
+                stats["grad_norm"].append(float(torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)))
+                self.opt.step()
+                stats["loss"].append(total)
+        out = {k: float(np.mean(v)) if v else float("nan") for k, v in stats.items()}
+        out["skipped_batches"] = skipped
+        return out
+
+    # ----------------------------------------------------------------------------------- validation, checkpoints
+
+    @torch.no_grad()
+    def validate(self) -> float:
+        if not self.val:
+            return float("nan")
+        samples = self.pipe.sample([p.text for p in self.val], [p.frames for p in self.val], self.sampler,
+                                   self.cfg.guidance, self._generator(0, salt=99))
+        scores, _ = self.reward(MotionBatch(self.pipe.to_features(samples), self.pipe.representation),
+                                [p.text for p in self.val])
+        return float(torch.nanmean(scores))
+
+    def save_adapter(self, folder: Path) -> None:
+        tmp = folder.with_name(f".{folder.name}.tmp")
+        self.policy.save_pretrained(str(tmp))
+        fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
+        atomic_write_text(tmp / "base_model.json", json.dumps({"base_run": str(self.base_run.resolve()),
+                                                               "fingerprint": fingerprint}) + "\n")
+        if folder.exists():
+            import shutil
+
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+
+    def checkpoint(self) -> None:
+        self.save_adapter(self.out / "adapter")
+        state = {f"opt.{i}.{k}": v for i, s in self.opt.state_dict()["state"].items() for k, v in s.items()}
+        state.update({f"lora.{k}": v for k, v in self.policy.state_dict().items() if "lora_" in k})
+        meta = {"iteration": str(self.iteration), "best": repr(self.best),
+                "tracker": json.dumps(self.tracker.state_dict()),
+                "initial_spread": repr(self.initial_spread), "collapsed_for": str(self.collapsed_for),
+                "param_groups": json.dumps(self.opt.state_dict()["param_groups"])}
+        save_tensors(self.out / "train_state.safetensors", state, meta)
+
+    def resume(self) -> None:
+        path = self.out / "train_state.safetensors"
+        if not path.exists():
+            return
+        state, meta = load_tensors(path), load_metadata(path)
+        self.policy.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lora.")}, strict=False)
+        opt_state: dict[int, dict] = {}
+        for key, value in state.items():
+            if key.startswith("opt."):
+                _, i, name = key.split(".", 2)
+                opt_state.setdefault(int(i), {})[name] = value
+        self.opt.load_state_dict({"state": opt_state, "param_groups": json.loads(meta["param_groups"])})
+        self.tracker.load_state_dict(json.loads(meta["tracker"]))
+        self.iteration, self.best = int(meta["iteration"]), float(meta["best"])
+        self.initial_spread = None if meta["initial_spread"] == "None" else float(meta["initial_spread"])
+        self.collapsed_for = int(meta["collapsed_for"])
+        self.console.print(f"resuming {self.out} at iteration {self.iteration}")
+
+    # ----------------------------------------------------------------------------------- the loop
+
+    def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
+        cfg, out = self.cfg, self.out
+        config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), "ddpo": asdict(cfg), **self.run_config}
+        if (out / "train_state.safetensors").exists():
+            if not resume:
+                raise CheckpointError(f"{out} already holds a fine-tuning run; pass --resume or choose another --out")
+            if load_config(out, kind="adapter").get("ddpo") != config["ddpo"]:
+                raise CheckpointError(f"{out}/config.json was written with other settings; resume needs the same ones")
+            self.resume()
+        save_config(out, config)
+        columns = (TextColumn("[bold]finetune"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TextColumn("reward {task.fields[reward]:.3f}"), TimeRemainingColumn())
+        with open(out / "log.jsonl", "a", encoding="utf-8") as log, Progress(*columns, console=self.console) as bar:
+            task = bar.add_task("finetune", total=cfg.iterations, completed=self.iteration, reward=float("nan"))
+            while self.iteration < cfg.iterations:
+                it = self.iteration
+                tic = time.time()
+                rollouts, reward_info = self.sample(self.draw_prompts(it), self._generator(it))
+                t_sample = time.time() - tic
+                train_info = self.train(rollouts, self._generator(it, salt=1))
+                row = self._row(it, rollouts, reward_info, train_info, t_sample, time.time() - tic - t_sample)
+                self.iteration = it + 1
+                if cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations):
+                    row["val_reward"] = self.validate()
+                    if np.isfinite(row["val_reward"]) and row["val_reward"] > self.best:
+                        self.best = row["val_reward"]
+                        self.save_adapter(out / "best")
+                        row["best"] = True
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+                bar.update(task, completed=self.iteration, reward=row["reward_mean"])
+                stop = self._collapsed(row["within_prompt_std"])
+                if stop:
+                    row_note = f"within-prompt reward spread fell below {cfg.collapse_ratio:g} of its start for " \
+                               f"{cfg.collapse_patience} iterations: stopping (collapse); the best adapter is kept"
+                    self.console.print(f"[yellow]{row_note}")
+                self.checkpoint()
+                if stop or (stop_after is not None and self.iteration >= stop_after):
+                    break
+        if not (out / "best").exists():
+            self.save_adapter(out / "best")
+        return out
+
+    def _row(self, it: int, r: Rollouts, reward_info: dict, train_info: dict, t_sample: float, t_train: float) -> dict:
+        finite = np.isfinite(r.rewards)
+        groups: dict[str, list[float]] = {}
+        for p, v in zip(r.prompts, r.rewards):
+            if np.isfinite(v):
+                groups.setdefault(p, []).append(float(v))
+        spread = float(np.mean([np.std(v) for v in groups.values() if len(v) > 1])) if groups else float("nan")
+        return {"iteration": it + 1, "reward_mean": float(r.rewards[finite].mean()) if finite.any() else float("nan"),
+                "reward_std": float(r.rewards[finite].std()) if finite.any() else float("nan"),
+                "within_prompt_std": spread, "invalid": int((~finite).sum()), **reward_info, **train_info,
+                "seconds_sample": round(t_sample, 2), "seconds_train": round(t_train, 2)}
+
+    def _collapsed(self, spread: float) -> bool:
+        if not np.isfinite(spread):
+            return False
+        if self.initial_spread is None:
+            self.initial_spread = spread
+            return False
+        self.collapsed_for = self.collapsed_for + 1 if spread < self.cfg.collapse_ratio * self.initial_spread else 0
+        return self.collapsed_for >= self.cfg.collapse_patience

@@ -87,7 +87,7 @@ class MotionPipeline:
 
             model = load_adapter(model, adapter, run)
         mean, std = normalizer_tensors(run)
-        encoder = load_text_encoder(config["text_encoder"], cache_dir)
+        encoder = load_text_encoder(config["text_encoder"], cache_dir, exact=True)
         if encoder.dim != config["model"]["text_dim"]:
             raise ValueError(f"text encoder {config['text_encoder']} gives {encoder.dim}-d vectors, the model expects "
                              f"{config['model']['text_dim']}")

@@ -126,7 +126,7 @@ class EmbeddingModel:
             raise CheckpointError(f"{run}/model.safetensors does not fit its config.json ({str(err)[:200]})") from None
         model.eval()
         normalizer = Normalizer(tensors["normalizer.mean"].numpy(), tensors["normalizer.std"].numpy())
-        encoder = load_text_encoder(config["text_encoder"], cache_dir)
+        encoder = load_text_encoder(config["text_encoder"], cache_dir, exact=True)
         return cls(kind, model, normalizer, encoder)
 
     @torch.no_grad()

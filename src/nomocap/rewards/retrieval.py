@@ -25,10 +25,9 @@ class RetrievalReward:
         return cls(EmbeddingModel.load(run, "retrieval", cache_dir), contrastive)
 
     def text_embeddings(self, prompts: list[str]) -> torch.Tensor:
-        missing = [p for p in dict.fromkeys(prompts) if p not in self._texts]
-        if missing:
-            for p, e in zip(missing, self.model.embed_texts(missing)):
-                self._texts[p] = F.normalize(e, dim=-1)
+        for p in dict.fromkeys(prompts):
+            if p not in self._texts:  # one at a time: a prompt's vector never depends on its batch-mates
+                self._texts[p] = F.normalize(self.model.embed_texts([p])[0], dim=-1)
         return torch.stack([self._texts[p] for p in prompts])
 
     @torch.no_grad()

@@ -114,6 +114,7 @@ class DDPOTrainer:
         base.eval()
         for p in base.parameters():
             p.requires_grad_(False)
+        torch.manual_seed(cfg.seed)  # the adapters' random init: the same seed gives the same run
         self.policy = add_lora(base, cfg.lora_rank, cfg.lora_alpha)
         self.policy.eval()  # no dropout: re-scored log-probs must equal the sampled ones
         pipe.model = self.policy

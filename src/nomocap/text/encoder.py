@@ -122,10 +122,15 @@ class HashEncoder:
 
 
 class CachedEncoder:
-    """Memoises an encoder's outputs per text, in memory and optionally on disk."""
+    """Memoises an encoder's outputs per text, in memory and optionally on disk.
 
-    def __init__(self, encoder: TextEncoder, cache_dir: str | Path | None = None):
+    With ``exact``, texts are encoded one at a time, so a text's vector never depends on which other
+    texts shared its batch (padding changes the float rounding): what RL's exact resume needs.
+    """
+
+    def __init__(self, encoder: TextEncoder, cache_dir: str | Path | None = None, exact: bool = False):
         self.encoder, self.name, self.dim, self.max_tokens = encoder, encoder.name, encoder.dim, encoder.max_tokens
+        self.exact = exact
         self.cache_dir = Path(cache_dir) / re.sub(r"[^A-Za-z0-9_.-]", "_", encoder.name) if cache_dir else None
         self._memory: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -158,9 +163,10 @@ class CachedEncoder:
 
     def encode(self, texts: list[str]) -> TextEmbedding:
         missing = list(dict.fromkeys(t for t in texts if self._lookup(t) is None))
-        if missing:
-            fresh = self.encoder.encode(missing)
-            for i, text in enumerate(missing):
+        chunks = [[t] for t in missing] if self.exact else ([missing] if missing else [])
+        for chunk in chunks:
+            fresh = self.encoder.encode(chunk)
+            for i, text in enumerate(chunk):
                 self._store(text, fresh.pooled[i].clone(), fresh.tokens[i, fresh.mask[i]].clone())
         pooled = torch.stack([self._memory[t][0] for t in texts])
         tokens, mask = pad_tokens([self._memory[t][1] for t in texts], self.max_tokens)
@@ -168,7 +174,7 @@ class CachedEncoder:
 
 
 def load_text_encoder(spec: str = "minilm", cache_dir: str | Path | None = None, max_tokens: int | None = None,
-                      device: str = "cpu") -> CachedEncoder:
+                      device: str = "cpu", exact: bool = False) -> CachedEncoder:
     """``minilm`` | ``hash[DIM]`` | a path to a sentence-transformers folder, wrapped in a cache."""
     if spec == "minilm":
         base: TextEncoder = SentenceEncoder(None, max_tokens or 64, device)
@@ -176,4 +182,4 @@ def load_text_encoder(spec: str = "minilm", cache_dir: str | Path | None = None,
         base = HashEncoder(int(spec[4:] or 64), max_tokens or 32)
     else:
         base = SentenceEncoder(spec, max_tokens or 64, device)
-    return CachedEncoder(base, cache_dir)
+    return CachedEncoder(base, cache_dir, exact)

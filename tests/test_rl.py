@@ -1,0 +1,164 @@
+"""DDPO: importance ratio 1 before any update, PPO/KL/advantage arithmetic, LoRA-only training, resume."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from nomocap.checkpoint import load_tensors
+from nomocap.cli import app
+from nomocap.data.prompts import Prompt, load_prompts
+from nomocap.data.synth.corpus import synthesize
+from nomocap.pipeline import MotionPipeline
+from nomocap.pretrain import PretrainConfig, pretrain
+from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
+from nomocap.rewards import MotionBatch, WeightedSum
+from nomocap.rewards.physics import FootSkating, foot_skating, ground_penetration
+from nomocap.rewards.retrieval import RetrievalReward
+from nomocap.rl.advantages import PerPromptStatTracker
+from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
+from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rl")
+    data = synthesize(root / "h", "h", size=40, seed=1)
+    pretrain(data, root / "base", PretrainConfig.from_preset("tiny", steps=40, text_encoder="hash"))
+    train_embedding_model(data, root / "reward", EmbeddingTrainConfig.from_preset("retrieval", "tiny", steps=20,
+                                                                                 text_encoder="hash"))
+    return data, root / "base", root / "reward"
+
+
+def make_trainer(setup, out, **overrides):
+    data, base, reward_run = setup
+    cfg = DDPOConfig.from_preset("tiny", **overrides)
+    pipe = MotionPipeline.from_run(base)
+    prompts = [Prompt(p.text, 40) for p in load_prompts(data, "train")]
+    out.mkdir(parents=True, exist_ok=True)
+    return DDPOTrainer(pipe, RetrievalReward.from_run(reward_run), prompts, cfg, out, base, replay=prompts[:5],
+                       val_prompts=prompts[:4])
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "sde-dpm++"])
+def test_importance_ratio_is_one_before_the_first_update(setup, tmp_path, sampler):
+    trainer = make_trainer(setup, tmp_path / sampler, sampler=sampler, guidance=2.5)
+    rollouts, _ = trainer.sample(trainer.draw_prompts(0), trainer._generator(0))
+    idx = torch.arange(len(rollouts.prompts))
+    with torch.no_grad():
+        for step, trainable in enumerate(rollouts.trainable):
+            if trainable:
+                log_prob, _ = trainer._log_prob(rollouts, idx, step, with_base=False)
+                assert (log_prob - rollouts.log_probs[step]).abs().max() < 1e-5, step
+    assert rollouts.trainable[-1] is False
+
+
+def test_ppo_loss_against_hand_computation():
+    new, old = torch.tensor([0.0, 0.5, -0.5]), torch.tensor([0.0, 0.0, 0.0])
+    adv = torch.tensor([1.0, 2.0, -1.0])
+    loss, info = clipped_surrogate(new, old, adv, clip_range=0.2)
+    r = np.exp([0.0, 0.5, -0.5])
+    expected = np.mean([max(-1 * r[0], -1 * r[0]), max(-2 * r[1], -2 * 1.2), max(1 * r[2], 1 * 0.8)])
+    assert float(loss) == pytest.approx(expected)
+    assert float(info["clipfrac"]) == pytest.approx(2 / 3)
+    assert float(info["approx_kl"]) == pytest.approx(0.5 * np.mean([0, 0.25, 0.25]))
+
+
+def test_gaussian_kl_against_torch_distributions():
+    p, q, std = torch.randn(2, 5, 3), torch.randn(2, 5, 3), torch.tensor(0.7)
+    reference = torch.distributions.kl_divergence(torch.distributions.Normal(p, std), torch.distributions.Normal(q, std))
+    torch.testing.assert_close(gaussian_kl(p, q, std), reference.flatten(1).mean(1))
+
+
+def test_advantages_per_prompt_with_batch_fallback():
+    tracker = PerPromptStatTracker(buffer_size=16, min_count=3, clip=5.0)
+    adv = tracker.update(["a", "a", "a", "b"], np.array([1.0, 2.0, 3.0, 10.0]))
+    np.testing.assert_allclose(adv[:3], (np.array([1, 2, 3]) - 2) / (np.std([1, 2, 3]) + 1e-6))
+    batch = np.array([1.0, 2.0, 3.0, 10.0])
+    assert adv[3] == pytest.approx((10 - batch.mean()) / (batch.std() + 1e-6))  # "b" seen once: batch stats
+    assert np.abs(tracker.update(["c", "c", "c", "d"], np.array([0.0, 0.0, 1e6, 0.0]))).max() <= 5.0
+    adv = tracker.update(["a", "x"], np.array([np.nan, 1.0]))
+    assert adv[0] == 0.0 and np.isfinite(adv).all()
+
+
+def test_only_lora_trains_and_the_base_is_untouched(setup, tmp_path):
+    _, base, _ = setup
+    before = load_tensors(base / "model.safetensors")
+    trainer = make_trainer(setup, tmp_path / "ft", clip_range=0.2, lr=1e-2, iterations=2)
+    frozen = {k: v.clone() for k, v in trainer.policy.state_dict().items() if "lora_" not in k}
+    trainer.run()
+    after = trainer.policy.state_dict()
+    assert all(torch.equal(frozen[k], after[k]) for k in frozen)
+    lora_b = [v for k, v in after.items() if "lora_B" in k]
+    assert any(v.abs().max() > 0 for v in lora_b)  # adapters moved away from their zero init
+    again = load_tensors(base / "model.safetensors")
+    assert all(torch.equal(before[k], again[k]) for k in before)
+    rows = [line for line in (tmp_path / "ft" / "log.jsonl").read_text().splitlines() if line]
+    assert len(rows) == 2 and all(k in rows[0] for k in ("reward_mean", "reward_std", "approx_kl", "clipfrac"))
+    assert (tmp_path / "ft" / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_resume_after_kill_reproduces_the_adapter(setup, tmp_path):
+    make_trainer(setup, tmp_path / "straight", iterations=3, clip_range=0.2, lr=1e-2).run()
+    make_trainer(setup, tmp_path / "killed", iterations=3, clip_range=0.2, lr=1e-2).run(stop_after=1)
+    make_trainer(setup, tmp_path / "killed", iterations=3, clip_range=0.2, lr=1e-2).run(resume=True)
+    a = load_tensors(tmp_path / "straight" / "adapter" / "adapter_model.safetensors")
+    b = load_tensors(tmp_path / "killed" / "adapter" / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_nan_motion_is_an_invalid_reward_not_a_crash(setup):
+    _, base, reward_run = setup
+    pipe = MotionPipeline.from_run(base)
+    good = np.zeros((40, 263), np.float32)
+    bad = good.copy()
+    bad[3, 5] = np.nan
+    reward = WeightedSum([(RetrievalReward.from_run(reward_run), 1.0), (FootSkating(), 0.1)])
+    scores, info = reward(MotionBatch([good, bad], pipe.representation), ["a person walks", "a person walks"])
+    assert torch.isfinite(scores[0]) and torch.isnan(scores[1]) and info["invalid"] == 1.0
+
+
+def test_physics_penalties_on_known_motions():
+    still = np.zeros((30, 22, 3))
+    still[:, :, 1] = 0.02
+    assert foot_skating(still, 20.0) == 0.0 and ground_penetration(still) == 0.0
+    sliding = still.copy()
+    sliding[:, :, 0] = np.arange(30)[:, None] * 0.05  # 1 m/s while on the ground
+    assert foot_skating(sliding, 20.0) == pytest.approx(1.0)
+    sunk = still.copy()
+    sunk[:, :, 1] = -0.1
+    assert ground_penetration(sunk) == pytest.approx(0.1)
+
+
+def test_contrastive_reward_prefers_the_own_prompt(setup):
+    _, base, reward_run = setup
+    pipe = MotionPipeline.from_run(base)
+    reward = RetrievalReward.from_run(reward_run, contrastive=True)
+    feats = [np.load(p) for p in sorted((setup[0] / "new_joint_vecs").glob("00000*.npy"))[:3]]
+    scores, _ = reward(MotionBatch(feats, pipe.representation), ["walk", "jump", "walk"])
+    plain = RetrievalReward.from_run(reward_run)(MotionBatch(feats, pipe.representation), ["walk", "jump", "walk"])[0]
+    assert not torch.allclose(scores, plain) and math.isfinite(float(scores.sum()))
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--prompts", "EMPTY"], "no prompts"),
+    (["--data", "DATA", "--category", "dancing"], "unknown category"),
+    (["--reward", "BASE"], "expected a 'retrieval' run"),
+])
+def test_finetune_bad_input_fails_before_work(setup, tmp_path, args, needle):
+    data, base, reward_run = setup
+    (tmp_path / "empty.txt").write_text("# nothing\n\n")
+    subst = {"EMPTY": str(tmp_path / "empty.txt"), "DATA": str(data), "BASE": str(base)}
+    args = [subst.get(a, a) for a in args]
+    base_args = ["finetune", "--model", str(base), "--out", str(tmp_path / "o"), "--preset", "tiny"]
+    if "--reward" not in args:
+        base_args += ["--reward", str(reward_run)]
+    if not any(a in args for a in ("--data", "--prompts")):
+        base_args += ["--data", str(data)]
+    result = runner.invoke(app, base_args + args)
+    assert result.exit_code == 2 and needle in result.output.replace("\n", " "), result.output
+    assert not (tmp_path / "o" / "log.jsonl").exists()

@@ -453,18 +453,50 @@ def render(
     console.print(f"wrote {out}")
 
 
+@app.command("experiment")
+def experiment(
+    name: str = typer.Argument(..., help="cross-dataset"),
+    out: Path = typer.Option(..., "--out", "-o", help="experiment folder (stages are reused when unchanged)"),
+    preset: str = typer.Option("small", help="tiny, small or paper"),
+    arch: str = typer.Option("mdm", help="mdm or mld"),
+    repr: str = typer.Option("guo", "--repr", help="guo or rot"),
+    seeds: str = typer.Option("0", help="comma-separated fine-tuning seeds, e.g. 0,1,2"),
+    source: str = typer.Option("h", help="source domain (pretraining)"),
+    target: str = typer.Option("k", help="target domain (prompts, reward, evaluation)"),
+    from_scratch: bool = typer.Option(False, help="ignore shipped checkpoints and train every model"),
+) -> None:
+    """Run one of the paper's experiments end to end and write results.json, results.md and report.html.
+
+    Example: nomocap experiment cross-dataset --preset tiny --arch mdm --out runs/xd --seeds 0
+    """
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.experiments import cross_dataset
+
+    if name != "cross-dataset":
+        fail(f"unknown experiment {name!r}: available: cross-dataset")
+    try:
+        cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,
+                                               seeds=[int(s) for s in seeds.split(",")], use_shipped=not from_scratch)
+        cross_dataset.run(out, cfg, console)
+    except (ValueError, CorpusError, CheckpointError) as err:
+        fail(str(err))
+
+
 @app.command("demo")
 def demo(
     out: Path = typer.Option(Path("demo_out"), help="where the demo writes everything"),
-    seed: int = typer.Option(0, help="random seed"),
+    seed: int = typer.Option(0, help="random seed of the fine-tuning"),
+    preset: str = typer.Option("small", help="small (the demo) or tiny (a quick smoke run)"),
+    from_scratch: bool = typer.Option(False, help="train every model instead of using the shipped checkpoints"),
 ) -> None:
-    """The main job on the embedded default, end to end (grows with the pipeline).
+    """The main job on the embedded default: cross-dataset RL post-training h -> k, evaluated and reported.
 
     Example: nomocap demo --out demo_out
     """
-    from nomocap.demo import run_demo
+    from nomocap.experiments import cross_dataset
 
-    run_demo(out, seed=seed, console=console)
+    cfg = cross_dataset.CrossDatasetConfig(preset=preset, seeds=[seed], use_shipped=not from_scratch)
+    cross_dataset.run(out, cfg, console)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,0 +1,73 @@
+"""Reports: reward curves (PNG), render grids, and one self-contained HTML page (images inlined)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from nomocap.checkpoint import atomic_write_text  # noqa: E402
+
+
+CURVE_KEYS = ("reward_mean", "val_reward", "within_prompt_std", "approx_kl")
+
+
+def training_curves(log: str | Path, out: str | Path, keys: tuple[str, ...] = CURVE_KEYS) -> Path:
+    """A PNG with one panel per logged quantity of a fine-tuning ``log.jsonl``."""
+    rows = [json.loads(line) for line in Path(log).read_text().splitlines() if line.strip()]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3))
+    for ax, key in zip(axes, keys):
+        pts = [(r["iteration"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+        if pts:
+            ax.plot(*zip(*pts), marker=".")
+        ax.set_title(key)
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def _markdown_table_to_html(md: str) -> str:
+    lines = [ln for ln in md.strip().splitlines() if ln.startswith("|")]
+    if len(lines) < 2:
+        return f"<pre>{html.escape(md)}</pre>"
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells[2:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _image(path: Path) -> str:
+    mime = {"png": "image/png", "gif": "image/gif"}[path.suffix.lstrip(".").lower()]
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img src="data:{mime};base64,{data}" alt="{html.escape(path.name)}">'
+
+
+def write_html(out: str | Path, title: str, sections: list[tuple[str, str | Path]]) -> Path:
+    """Sections are (heading, markdown table | text | image path); images are inlined so the page is standalone."""
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    for heading, content in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        if isinstance(content, Path):
+            parts.append(_image(content))
+        elif content.lstrip().startswith("|"):
+            parts.append(_markdown_table_to_html(content))
+        else:
+            parts.append(f"<p>{html.escape(content)}</p>")
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+             "text-align:right}th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee}")
+    page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>" \
+           f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    out = Path(out)
+    atomic_write_text(out, page)
+    return out

@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from nomocap.checkpoint import atomic_write_text  # noqa: E402
 
-
 CURVE_KEYS = ("reward_mean", "val_reward", "within_prompt_std", "approx_kl")
 
 

@@ -27,7 +27,7 @@ lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 
 bench: setup
-	$(PY) benchmarks/run_all.py
+	@echo 'usage: $(PY) benchmarks/samplers.py --model RUN --data DIR'
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -325,6 +325,37 @@ def train_evaluator(
     _train_embedding("evaluator", data, out, preset, steps, resume, seed, text_encoder)
 
 
+@app.command("judge-model")
+def judge_model(
+    model: Path = typer.Option(..., help="pretraining run"),
+    data: Path = typer.Option(..., help="embedded corpus whose captions are generated and judged"),
+    adapter: Path = typer.Option(None, help="LoRA adapter folder"),
+    split: str = typer.Option("test", help="split"),
+    limit: int = typer.Option(256, help="captions to judge (a seeded random subset)"),
+    sampler: str = typer.Option("dpm++", help="sampler"),
+    steps: int = typer.Option(10, help="denoising steps"),
+    guidance: float = typer.Option(2.5, help="classifier-free guidance scale"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """Judge accuracy of a model's motions for a split's captions (the programmatic judge, no learned grader).
+
+    Example: nomocap judge-model --model runs/base_h --data data/h --split test
+    """
+    import json as _json
+
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.eval.protocol import judge_accuracy
+    from nomocap.pipeline import MotionPipeline
+
+    try:
+        pipe = MotionPipeline.from_run(model, adapter=adapter)
+        result = judge_accuracy(pipe, data, split, limit, sampler, steps, guidance, seed)
+    except (ValueError, CorpusError, CheckpointError) as err:
+        fail(str(err))
+    result.pop("verdicts")
+    console.print_json(_json.dumps(result))
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     evaluator: Path = typer.Option(..., help="evaluator run folder (train-evaluator)"),

@@ -134,6 +134,23 @@ def evaluate(evaluator: EmbeddingModel, data: str | Path, cfg: ProtocolConfig, p
     return summarise(values)
 
 
+def judge_accuracy(pipe: MotionPipeline, data: str | Path, split: str = "test", limit: int | None = 256,
+                   sampler: str = "dpm++", steps: int = 10, guidance: float = 2.5, seed: int = 0) -> dict:
+    """Generate one motion per caption of the split (each at its motion's length) and judge it."""
+    corpus = load_corpus(data, split)
+    pairs = [(c.text, (it.length // UNIT_LENGTH) * UNIT_LENGTH) for it in corpus.items for c in it.texts]
+    rng = np.random.default_rng(seed)
+    if limit is not None and limit < len(pairs):
+        pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), limit, replace=False))]
+    gen = torch.Generator().manual_seed(seed)
+    chosen = pipe.sampler(sampler, steps)
+    joints = []
+    for i in range(0, len(pairs), 64):
+        chunk = pairs[i : i + 64]
+        joints += pipe.to_joints(pipe.sample([p for p, _ in chunk], [n for _, n in chunk], chosen, guidance, gen))
+    return judge_batch(joints, [p for p, _ in pairs])
+
+
 def summarise(values: dict[str, list]) -> dict:
     row: dict = {}
     for metric, vals in values.items():

@@ -17,7 +17,6 @@ import torch
 from rich.console import Console
 
 from nomocap.checkpoint import load_metadata, load_tensors
-from nomocap.configs import load_preset
 from nomocap.data.categories import check_category, motion_category
 from nomocap.data.humanml import UNIT_LENGTH, load_corpus
 from nomocap.diffusion.schedules import NoiseSchedule
@@ -26,35 +25,22 @@ from nomocap.models.registry import build_denoiser
 from nomocap.models.vae import MotionVAE, VAEConfig
 from nomocap.motion.representation import get_representation
 from nomocap.text.encoder import load_text_encoder
-from nomocap.training import Stopped, fit
+from nomocap.training import Stopped, TrainConfig, fit, preset_values
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(TrainConfig):
     arch: str = "mdm"
     repr: str = "guo"
-    text_encoder: str = "minilm"
-    steps: int = 3000
-    batch_size: int = 64
-    lr: float = 5e-4
-    weight_decay: float = 0.0
-    warmup: int = 200
-    ema_decay: float = 0.995
-    grad_clip: float = 1.0
-    crop_frames: int = 196
-    checkpoint_every: int = 250
     diffusion_steps: int = 1000
     schedule: str = "cosine"
     exclude_category: str | None = None
-    seed: int = 0
-    model: dict = field(default_factory=dict)
     vae: dict = field(default_factory=dict)  # mld only
     vae_steps: int = 1000  # mld only
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> PretrainConfig:
-        values = {**load_preset("pretrain", preset), **{k: v for k, v in overrides.items() if v is not None}}
-        return cls(**values)
+        return cls(**preset_values("pretrain", preset, overrides))
 
 
 class MotionBatcher:

@@ -9,6 +9,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -16,6 +17,30 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from nomocap.checkpoint import CheckpointError, load_config, load_metadata, load_tensors, save_config, save_tensors
+from nomocap.configs import load_preset
+
+
+@dataclass
+class TrainConfig:
+    """What every training run of the shared loop takes; presets fill it from ``configs/*.toml``."""
+
+    text_encoder: str = "minilm"
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    warmup: int = 100
+    ema_decay: float = 0.99
+    grad_clip: float = 1.0
+    crop_frames: int = 196
+    checkpoint_every: int = 250
+    seed: int = 0
+    model: dict = field(default_factory=dict)
+
+
+def preset_values(section: str, preset: str, overrides: dict) -> dict:
+    """A preset's ``[section]`` table with the given non-None overrides applied."""
+    return {**load_preset(section, preset), **{k: v for k, v in overrides.items() if v is not None}}
 
 
 def _lr_at(step: int, cfg, steps: int) -> float:

@@ -14,7 +14,6 @@ import torch
 from rich.console import Console
 from rich.progress import Progress
 
-from nomocap.configs import load_preset
 from nomocap.data.humanml import UNIT_LENGTH, load_corpus
 from nomocap.data.synth.judge import judge_batch
 from nomocap.eval.metrics import (
@@ -29,6 +28,7 @@ from nomocap.eval.metrics import (
 from nomocap.motion.features import features_to_joints, joints_to_features
 from nomocap.pipeline import MotionPipeline
 from nomocap.retrieval.train import EmbeddingModel
+from nomocap.training import preset_values
 
 METRICS = ("r_precision", "fid", "mm_dist", "diversity", "multimodality", "judge_accuracy")
 
@@ -49,7 +49,7 @@ class ProtocolConfig:
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> ProtocolConfig:
-        return cls(**{**load_preset("evaluate", preset), **{k: v for k, v in overrides.items() if v is not None}})
+        return cls(**preset_values("evaluate", preset, overrides))
 
 
 class EvalSet:

@@ -6,7 +6,7 @@ Both read a corpus's training split, pair random crops with random captions, and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -14,40 +14,26 @@ from rich.console import Console
 from torch import nn
 
 from nomocap.checkpoint import CheckpointError, load_config, load_tensors
-from nomocap.configs import load_preset
 from nomocap.data.humanml import load_corpus
 from nomocap.motion.features import Normalizer
 from nomocap.pretrain import MotionBatcher
 from nomocap.retrieval.evaluator import EvaluatorConfig, T2MEvaluator
 from nomocap.retrieval.tmr import TMR, TMRConfig
 from nomocap.text.encoder import CachedEncoder, load_text_encoder, pad_tokens
-from nomocap.training import Stopped, fit
+from nomocap.training import Stopped, TrainConfig, fit, preset_values
 
 KINDS = ("retrieval", "evaluator")
 
 
 @dataclass
-class EmbeddingTrainConfig:
+class EmbeddingTrainConfig(TrainConfig):
     kind: str = "retrieval"
-    text_encoder: str = "minilm"
-    steps: int = 2000
-    batch_size: int = 64
-    lr: float = 2e-4
-    weight_decay: float = 0.0
-    warmup: int = 100
-    ema_decay: float = 0.99
-    grad_clip: float = 1.0
-    crop_frames: int = 196
-    checkpoint_every: int = 250
-    seed: int = 0
-    model: dict = field(default_factory=dict)
 
     @classmethod
     def from_preset(cls, kind: str, preset: str, **overrides) -> EmbeddingTrainConfig:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}: choose one of {KINDS}")
-        values = {**load_preset(kind, preset), **{k: v for k, v in overrides.items() if v is not None}}
-        return cls(kind=kind, **values)
+        return cls(kind=kind, **preset_values(kind, preset, overrides))
 
 
 def build_embedding_model(kind: str, model_config: dict) -> nn.Module:

@@ -37,13 +37,13 @@ from nomocap.checkpoint import (
     save_config,
     save_tensors,
 )
-from nomocap.configs import load_preset
 from nomocap.data.prompts import Prompt
 from nomocap.models.lora import add_lora, base_fingerprint, trainable_parameters
 from nomocap.pipeline import MotionPipeline, Samples
 from nomocap.rewards import MotionBatch, Reward
 from nomocap.rl.advantages import PerPromptStatTracker
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
+from nomocap.training import preset_values
 
 
 @dataclass
@@ -76,7 +76,7 @@ class DDPOConfig:
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> DDPOConfig:
-        return cls(**{**load_preset("finetune", preset), **{k: v for k, v in overrides.items() if v is not None}})
+        return cls(**preset_values("finetune", preset, overrides))
 
 
 @dataclass

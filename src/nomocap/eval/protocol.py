@@ -142,6 +142,12 @@ def judge_accuracy(pipe: MotionPipeline, data: str | Path, split: str = "test", 
     rng = np.random.default_rng(seed)
     if limit is not None and limit < len(pairs):
         pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), limit, replace=False))]
+    return judge_prompts(pipe, pairs, sampler, steps, guidance, seed)
+
+
+def judge_prompts(pipe: MotionPipeline, pairs: list[tuple[str, int]], sampler: str = "dpm++", steps: int = 10,
+                  guidance: float = 2.5, seed: int = 0) -> dict:
+    """Generate a motion for each ``(caption, frames)`` and judge it against its caption."""
     gen = torch.Generator().manual_seed(seed)
     chosen = pipe.sampler(sampler, steps)
     joints = []

@@ -18,8 +18,15 @@ from rich.console import Console
 
 from nomocap.data.prompts import load_prompts
 from nomocap.data.synth.corpus import synthesize
-from nomocap.data.synth.judge import judge_batch
-from nomocap.eval.protocol import EvalSet, ProtocolConfig, evaluate, markdown_table, write_results
+from nomocap.eval.protocol import (
+    EvalSet,
+    ProtocolConfig,
+    evaluate,
+    judge_accuracy,
+    judge_prompts,
+    markdown_table,
+    write_results,
+)
 from nomocap.experiments.stages import run_stage
 from nomocap.motion.render import render_grid
 from nomocap.pipeline import MotionPipeline
@@ -57,17 +64,6 @@ def _shipped(name: str, cfg: CrossDatasetConfig) -> Path | None:
 def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:
     return [(c.text, len(f)) for it, f in zip(eval_set.items, eval_set.features) for c in it.texts
             if PRECISION_WORDS.search(c.text)]
-
-
-def judge_generated(pipe: MotionPipeline, prompts: list[tuple[str, int]], seed: int, protocol: ProtocolConfig) -> dict:
-    sampler = pipe.sampler(protocol.sampler, protocol.steps)
-    gen = torch.Generator().manual_seed(seed)
-    joints = []
-    for i in range(0, len(prompts), 64):
-        chunk = prompts[i : i + 64]
-        samples = pipe.sample([p for p, _ in chunk], [n for _, n in chunk], sampler, protocol.guidance, gen)
-        joints += pipe.to_joints(samples)
-    return judge_batch(joints, [p for p, _ in prompts])
 
 
 def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None) -> dict:
@@ -121,19 +117,31 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     per_seed = [evaluate(evaluator, tgt, protocol, p, console=console, eval_set=eval_set) for p in tuned]
     rows["finetuned"] = _pool(per_seed)
     precision = precision_prompts(eval_set)
-    prec = {"base": judge_generated(base_pipe, precision, 0, protocol)["accuracy"],
-            "finetuned": float(np.mean([judge_generated(p, precision, 0, protocol)["accuracy"] for p in tuned]))}
+    judged = lambda pipe: judge_prompts(pipe, precision, protocol.sampler, protocol.steps, protocol.guidance)  # noqa: E731
+    prec = {"base": judged(base_pipe)["accuracy"],
+            "finetuned": float(np.mean([judged(p)["accuracy"] for p in tuned]))}
     rows["precision"] = {"judge_accuracy_base": prec["base"], "judge_accuracy_finetuned": prec["finetuned"],
                          "prompts": len(precision)}
+    # Forgetting, judged on the source domain's test captions (the judge needs no source evaluator).
+    source_limit = protocol.texts or 256
+    forget = {"base": judge_accuracy(base_pipe, src, "test", source_limit, protocol.sampler, protocol.steps,
+                                     protocol.guidance)["accuracy"],
+              "finetuned": float(np.mean([judge_accuracy(p, src, "test", source_limit, protocol.sampler,
+                                                         protocol.steps, protocol.guidance)["accuracy"]
+                                          for p in tuned]))}
+    rows["forgetting"] = {"source_judge_accuracy_base": forget["base"],
+                          "source_judge_accuracy_finetuned": forget["finetuned"], "captions": source_limit}
     table = markdown_table({"Ground truth": rows["ground_truth"], f"Pretrained on {cfg.source}": rows["base"],
                             "Fine-tuned (ours)": rows["finetuned"]})
     write_results(rows, out)
-    (out / "results.md").write_text(table + f"\nPrecision prompts ({len(precision)} captions with left/right, "
-                                    f"clockwise/counter-clockwise, forward/backward): judge accuracy base "
-                                    f"{prec['base']:.3f}, fine-tuned {prec['finetuned']:.3f}\n")
-    _report(out, cfg, table, prec, adapters[0], base_pipe, tuned[0], precision)
+    notes = (f"Precision prompts ({len(precision)} {cfg.target} test captions with left/right, clockwise/counter-"
+             f"clockwise or forward/backward): judge accuracy base {prec['base']:.3f}, fine-tuned "
+             f"{prec['finetuned']:.3f}.\n\nForgetting ({source_limit} {cfg.source} test captions): judge accuracy "
+             f"base {forget['base']:.3f}, fine-tuned {forget['finetuned']:.3f}.\n")
+    (out / "results.md").write_text(table + "\n" + notes)
+    _report(out, cfg, table, notes, adapters[0], base_pipe, tuned[0], precision)
     print(table)
-    console.print(f"precision prompts: judge accuracy base {prec['base']:.3f} -> fine-tuned {prec['finetuned']:.3f}")
+    console.print(notes)
     console.print(f"report: {out / 'report.html'}")
     return rows
 
@@ -150,7 +158,7 @@ def _pool(rows: list[dict]) -> dict:
     return pooled
 
 
-def _report(out: Path, cfg: CrossDatasetConfig, table: str, prec: dict, adapter: Path, base_pipe: MotionPipeline,
+def _report(out: Path, cfg: CrossDatasetConfig, table: str, notes: str, adapter: Path, base_pipe: MotionPipeline,
             tuned: MotionPipeline, precision: list[tuple[str, int]]) -> None:
     curves = training_curves(adapter / "log.jsonl", out / "curves.png")
     picks = precision[:: max(1, len(precision) // 4)][:4] or precision[:4]
@@ -163,9 +171,7 @@ def _report(out: Path, cfg: CrossDatasetConfig, table: str, prec: dict, adapter:
                        [f"fine-tuned: {t}" for t in texts], columns=len(texts), stride=3) if picks else None
     sections = [("Cross-dataset: " f"{cfg.source} -> {cfg.target} ({cfg.preset} preset, {cfg.arch}, seeds {cfg.seeds})",
                  table),
-                ("Instruction precision", f"judge accuracy on {len(precision)} target test captions with left/right, "
-                                          f"clockwise/counter-clockwise or forward/backward: base {prec['base']:.3f}, "
-                                          f"fine-tuned {prec['finetuned']:.3f}"),
+                ("Instruction precision and forgetting (programmatic judge)", notes),
                 ("Fine-tuning curves", curves)]
     if grid:
         sections.append(("Same prompts: pretrained (top) vs fine-tuned (bottom)", grid))

@@ -52,6 +52,7 @@ class CrossDatasetConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     data_seed: int = 0
     use_shipped: bool = True
+    contrastive: bool = True  # reward cos(prompt) minus the mean cos with the batch's other prompts
     finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] table
 
 
@@ -99,12 +100,13 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
         def finetune(folder: Path, ft_cfg: DDPOConfig = ft_cfg) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             pipe = MotionPipeline.from_run(base, cache_dir=folder / ".text_cache")
-            reward_fn = WeightedSum([(RetrievalReward.from_run(reward, cache_dir=folder / ".text_cache"), 1.0)])
+            reward_fn = WeightedSum([(RetrievalReward.from_run(reward, cfg.contrastive, folder / ".text_cache"), 1.0)])
             DDPOTrainer(pipe, reward_fn, load_prompts(tgt, "train"), ft_cfg, folder, base, load_prompts(src, "train"),
                         load_prompts(tgt, "val"), console).run(resume=(folder / "train_state.safetensors").exists())
 
         adapters.append(run_stage(out / f"finetune_s{seed}", {"ddpo": asdict(ft_cfg), "base": str(base),
-                                                               "reward": str(reward)}, finetune, console,
+                                                               "reward": str(reward), "contrastive": cfg.contrastive},
+                                  finetune, console,
                                   f"fine-tuning (seed {seed})"))
 
     evaluator = EmbeddingModel.load(evaluator_run, "evaluator")

@@ -325,6 +325,30 @@ def train_evaluator(
     _train_embedding("evaluator", data, out, preset, steps, resume, seed, text_encoder)
 
 
+@app.command("score-retrieval")
+def score_retrieval(
+    model: Path = typer.Option(..., help="retrieval run (train-retrieval)"),
+    data: Path = typer.Option(..., help="corpus whose split is scored"),
+    split: str = typer.Option("test", help="split"),
+) -> None:
+    """Recall@k and median rank (full split and batches of 32), and left/right separation of a retrieval model.
+
+    Example: nomocap score-retrieval --model runs/reward_k --data data/k
+    """
+    import json as _json
+
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.retrieval.scores import mirror_separation, retrieval_scores
+    from nomocap.retrieval.train import EmbeddingModel
+
+    try:
+        m = EmbeddingModel.load(model, "retrieval")
+        result = {**retrieval_scores(m, data, split), "mirror_separation": mirror_separation(m, data, split)}
+    except (ValueError, CorpusError, CheckpointError) as err:
+        fail(str(err))
+    console.print_json(_json.dumps(result))
+
+
 @app.command("judge-model")
 def judge_model(
     model: Path = typer.Option(..., help="pretraining run"),

@@ -205,7 +205,7 @@ class DDPOTrainer:
                     loss, info = clipped_surrogate(log_prob, r.log_probs[step, sub], r.advantages[sub], cfg.clip_range)
                     if kl is not None:
                         loss = loss + cfg.kl_coef * kl.mean()
-                        stats["kl_base"].append(float(kl.mean()))
+                        stats["kl_base"].append(kl.mean().item())
                     loss = loss * len(sub) / (len(idx) * per_sample)  # gradient accumulation over steps
                     if not torch.isfinite(loss):
                         finite = False

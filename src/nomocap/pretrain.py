@@ -12,7 +12,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from rich.console import Console
 
@@ -161,7 +160,3 @@ def read_log(run: str | Path) -> list[dict]:
             row = json.loads(line)
             rows[row["step"]] = row
     return [rows[k] for k in sorted(rows)]
-
-
-def loss_curve(run: str | Path) -> np.ndarray:
-    return np.array([[r["step"], r["loss"]] for r in read_log(run)])

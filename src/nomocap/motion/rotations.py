@@ -107,6 +107,3 @@ def cont6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
 def quat_to_cont6d(q: torch.Tensor) -> torch.Tensor:
     return matrix_to_cont6d(quat_to_matrix(q))
 
-
-def cont6d_to_quat(d6: torch.Tensor) -> torch.Tensor:
-    return matrix_to_quat(cont6d_to_matrix(d6))

@@ -65,11 +65,6 @@ class MotionSpec:
     spans: list[tuple[int, int]] = field(default_factory=list)  # joint frames of each segment, filled on build
     truncated: bool = False  # the clips did not fit in the longest allowed motion
 
-    def actions(self) -> list[str]:
-        return [s.action for s in self.segments] + ([self.overlay.action] if self.overlay else [])
-
-    def kinds(self) -> list[Segment]:
-        return self.segments + ([self.overlay] if self.overlay else [])
 
 
 def _pick(rng: np.random.Generator, weights: dict[str, float], allowed: Callable[[str], bool] = lambda k: True) -> str:

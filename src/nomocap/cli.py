@@ -433,6 +433,7 @@ def finetune(
     contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
     foot_skating: float = typer.Option(0.0, help="weight of the foot-skating penalty"),
     clip_range: float = typer.Option(None, help="override the PPO clip range"),
+    lr: float = typer.Option(None, help="override the adapters' learning rate"),
     kl_coef: float = typer.Option(None, help="override the KL-to-base coefficient"),
     replay_fraction: float = typer.Option(None, help="override the fraction of replayed source prompts"),
     resume: bool = typer.Option(False, help="continue the run in --out"),
@@ -455,7 +456,7 @@ def finetune(
         fail("give exactly one prompt source: --data DIR, --prompts FILE or --annotations JSON")
     try:
         cfg = DDPOConfig.from_preset(preset, iterations=iterations, clip_range=clip_range, kl_coef=kl_coef,
-                                     replay_fraction=replay_fraction, seed=seed)
+                                     replay_fraction=replay_fraction, lr=lr, seed=seed)
         train_prompts = load_prompts(sources[0], "train", category)
         val_prompts = load_prompts(sources[0], "val", category) if sources[0].is_dir() or \
             sources[0].suffix == ".json" else []

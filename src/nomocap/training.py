@@ -51,13 +51,15 @@ def _lr_at(step: int, cfg, steps: int) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
+def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
+    """An optimizer's state as safetensors-ready tensors (``opt.*``) plus its param groups as JSON."""
     state = opt.state_dict()
     tensors = {f"opt.{i}.{k}": v for i, s in state["state"].items() for k, v in s.items()}
     return tensors, json.dumps(state["param_groups"])
 
 
-def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: str) -> None:
+def restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: str) -> None:
+    """The inverse of ``optimizer_tensors`` (other keys in ``tensors`` are ignored)."""
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("opt."):
@@ -94,7 +96,7 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], folder: 
         meta = load_metadata(folder / "train_state.safetensors")
         model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
         ema = {k[4:]: v for k, v in state.items() if k.startswith("ema.")}
-        _restore_optimizer(opt, state, meta["param_groups"])
+        restore_optimizer(opt, state, meta["param_groups"])
         gen.set_state(state["rng.data"])
         torch.set_rng_state(state["rng.torch"])
         start = int(meta["step"])
@@ -103,7 +105,7 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], folder: 
     save_config(folder, config)
 
     def checkpoint(step: int) -> None:
-        opt_tensors, groups = _optimizer_tensors(opt)
+        opt_tensors, groups = optimizer_tensors(opt)
         state = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **{f"ema.{k}": v for k, v in ema.items()},
                  **opt_tensors, "rng.data": gen.get_state(), "rng.torch": torch.get_rng_state()}
         save_tensors(folder / "train_state.safetensors", state, {"step": str(step), "param_groups": groups})

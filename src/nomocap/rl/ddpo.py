@@ -43,7 +43,7 @@ from nomocap.pipeline import MotionPipeline, Samples
 from nomocap.rewards import MotionBatch, Reward
 from nomocap.rl.advantages import PerPromptStatTracker
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
-from nomocap.training import preset_values
+from nomocap.training import optimizer_tensors, preset_values, restore_optimizer
 
 
 @dataclass
@@ -252,12 +252,12 @@ class DDPOTrainer:
 
     def checkpoint(self) -> None:
         self.save_adapter(self.out / "adapter")
-        state = {f"opt.{i}.{k}": v for i, s in self.opt.state_dict()["state"].items() for k, v in s.items()}
+        state, groups = optimizer_tensors(self.opt)
         state.update({f"lora.{k}": v for k, v in self.policy.state_dict().items() if "lora_" in k})
         meta = {"iteration": str(self.iteration), "best": repr(self.best),
                 "tracker": json.dumps(self.tracker.state_dict()),
                 "initial_spread": repr(self.initial_spread), "collapsed_for": str(self.collapsed_for),
-                "param_groups": json.dumps(self.opt.state_dict()["param_groups"])}
+                "param_groups": groups}
         save_tensors(self.out / "train_state.safetensors", state, meta)
 
     def resume(self) -> None:
@@ -266,12 +266,7 @@ class DDPOTrainer:
             return
         state, meta = load_tensors(path), load_metadata(path)
         self.policy.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lora.")}, strict=False)
-        opt_state: dict[int, dict] = {}
-        for key, value in state.items():
-            if key.startswith("opt."):
-                _, i, name = key.split(".", 2)
-                opt_state.setdefault(int(i), {})[name] = value
-        self.opt.load_state_dict({"state": opt_state, "param_groups": json.loads(meta["param_groups"])})
+        restore_optimizer(self.opt, state, meta["param_groups"])
         self.tracker.load_state_dict(json.loads(meta["tracker"]))
         self.iteration, self.best = int(meta["iteration"]), float(meta["best"])
         self.initial_spread = None if meta["initial_spread"] == "None" else float(meta["initial_spread"])

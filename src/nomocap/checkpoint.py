@@ -44,6 +44,23 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is not a readable safetensors file ({err})") from None
 
 
+def prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries under ``prefix`` with the prefix removed (``model.`` weights, ``ema.`` weights...)."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def load_weights(model: torch.nn.Module, run: str | Path) -> dict[str, torch.Tensor]:
+    """Load ``run/model.safetensors``'s ``model.*`` weights into ``model`` (eval mode); returns every tensor
+    of the file (normalisation stats and the like ride along)."""
+    tensors = load_tensors(Path(run) / "model.safetensors")
+    try:
+        model.load_state_dict(prefixed(tensors, "model."))
+    except RuntimeError as err:
+        raise CheckpointError(f"{run}/model.safetensors does not fit its config.json ({str(err)[:200]})") from None
+    model.eval()
+    return tensors
+
+
 def load_metadata(path: str | Path) -> dict[str, str]:
     from safetensors import safe_open
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from nomocap.checkpoint import load_metadata, load_tensors
+from nomocap.checkpoint import load_metadata, load_tensors, prefixed
 from nomocap.data.categories import check_category, motion_category
 from nomocap.data.humanml import UNIT_LENGTH, load_corpus
 from nomocap.diffusion.schedules import NoiseSchedule
@@ -115,7 +115,7 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
             vae_ema = fit(vae, lambda step: vae.loss(*batcher(cfg.batch_size)[:2], generator=gen), vae_dir,
                            cfg.vae_steps, cfg, gen, {"kind": "vae", "model": vae_cfg, **base}, extra,
                            resume and vae_dir.exists(), console, "vae", stop_after) if not vae_done else \
-                {k[6:]: v for k, v in load_tensors(vae_dir / "model.safetensors").items() if k.startswith("model.")}
+                prefixed(load_tensors(vae_dir / "model.safetensors"), "model.")
             denoiser_fields = {f.name for f in dataclasses.fields(MLDConfig)}
             model_cfg = {"text_dim": encoder.dim, **{k: v for k, v in cfg.model.items() if k in denoiser_fields},
                          "vae": vae_cfg}

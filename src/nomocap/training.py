@@ -16,7 +16,15 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from nomocap.checkpoint import CheckpointError, load_config, load_metadata, load_tensors, save_config, save_tensors
+from nomocap.checkpoint import (
+    CheckpointError,
+    load_config,
+    load_metadata,
+    load_tensors,
+    prefixed,
+    save_config,
+    save_tensors,
+)
 from nomocap.configs import load_preset
 
 
@@ -94,8 +102,8 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], folder: 
     if resume and (folder / "train_state.safetensors").exists():
         state = load_tensors(folder / "train_state.safetensors")
         meta = load_metadata(folder / "train_state.safetensors")
-        model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
-        ema = {k[4:]: v for k, v in state.items() if k.startswith("ema.")}
+        model.load_state_dict(prefixed(state, "model."))
+        ema = prefixed(state, "ema.")
         restore_optimizer(opt, state, meta["param_groups"])
         gen.set_state(state["rng.data"])
         torch.set_rng_state(state["rng.torch"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nomocap.checkpoint import CheckpointError, load_config, load_tensors
+from nomocap.checkpoint import CheckpointError, load_config, load_tensors, load_weights
 from nomocap.models.mdm import MDM, MDMConfig
 from nomocap.models.mld import LatentDenoiser, MLDConfig
 
@@ -28,13 +28,7 @@ def load_denoiser(run: str | Path, expected_arch: str | None = None) -> tuple[nn
     if expected_arch is not None and config["arch"] != expected_arch:
         raise CheckpointError(f"{run} holds a {config['arch']!r} model, but --arch {expected_arch} was asked for")
     model = build_denoiser(config["arch"], config["model"])
-    tensors = load_tensors(Path(run) / "model.safetensors")
-    weights = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as err:
-        raise CheckpointError(f"{run}/model.safetensors does not fit its config.json ({str(err)[:200]})") from None
-    model.eval()
+    load_weights(model, run)
     return model, config
 
 

@@ -13,7 +13,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from nomocap.checkpoint import CheckpointError, load_config, load_tensors
+from nomocap.checkpoint import load_config, load_weights
 from nomocap.data.humanml import load_corpus
 from nomocap.motion.features import Normalizer
 from nomocap.pretrain import MotionBatcher
@@ -105,12 +105,7 @@ class EmbeddingModel:
     def load(cls, run: str | Path, kind: str, cache_dir: str | Path | None = None) -> EmbeddingModel:
         config = load_config(run, kind=kind)
         model = build_embedding_model(kind, config["model"])
-        tensors = load_tensors(Path(run) / "model.safetensors")
-        try:
-            model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        except RuntimeError as err:
-            raise CheckpointError(f"{run}/model.safetensors does not fit its config.json ({str(err)[:200]})") from None
-        model.eval()
+        tensors = load_weights(model, run)
         normalizer = Normalizer(tensors["normalizer.mean"].numpy(), tensors["normalizer.std"].numpy())
         encoder = load_text_encoder(config["text_encoder"], cache_dir, exact=True)
         return cls(kind, model, normalizer, encoder)

@@ -450,6 +450,7 @@ def finetune(
     from nomocap.rewards.physics import FootSkating
     from nomocap.rewards.retrieval import RetrievalReward
     from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
+    from nomocap.rl.distributed import Distributed
 
     sources = [s for s in (data, prompts, annotations) if s is not None]
     if len(sources) != 1:
@@ -463,13 +464,21 @@ def finetune(
         replay_prompts = load_prompts(replay, "train") if replay else []
         reward_fn = RetrievalReward.from_run(reward, contrastive, cache_dir=out / ".text_cache")
         terms = [(reward_fn, 1.0)] + ([(FootSkating(), foot_skating)] if foot_skating else [])
-        pipe = MotionPipeline.from_run(model, cache_dir=out / ".text_cache")
+        dist = Distributed.from_env()
+        pipe = MotionPipeline.from_run(model, device=str(dist.device), cache_dir=out / ".text_cache")
         out.mkdir(parents=True, exist_ok=True)
         trainer = DDPOTrainer(pipe, WeightedSum(terms), train_prompts, cfg, out, model, replay_prompts, val_prompts,
-                              console, {"reward_run": str(reward.resolve()), "prompts": str(sources[0])})
-        trainer.run(resume=resume)
+                              console if dist.is_main else Console(quiet=True),
+                              {"reward_run": str(reward.resolve()), "prompts": str(sources[0])}, dist)
+        try:
+            trainer.run(resume=resume)
+        finally:
+            del trainer
+            dist.close()
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))
+    if not dist.is_main:
+        return
     console.print(f"wrote {out}/adapter (last) and {out}/best (best validation reward)")
 
 

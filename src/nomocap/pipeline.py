@@ -109,8 +109,9 @@ class MotionPipeline:
         return self._null
 
     def predict_x0(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor,
-                   guidance: float) -> torch.Tensor:
-        return guided_prediction(self.model, x, t, cond, self.null, guidance, mask=mask)
+                   guidance: float, model: nn.Module | None = None) -> torch.Tensor:
+        """The guided clean-sample prediction of ``self.model`` (or of ``model``, e.g. its DDP wrapper)."""
+        return guided_prediction(model or self.model, x, t, cond, self.null, guidance, mask=mask)
 
     def sampler(self, name: str = "dpm++", steps: int = 10, eta: float = 1.0) -> Sampler:
         return make_sampler(name, self.schedule, steps, eta)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ from nomocap.models.lora import add_lora, base_fingerprint, trainable_parameters
 from nomocap.pipeline import MotionPipeline, Samples
 from nomocap.rewards import MotionBatch, Reward
 from nomocap.rl.advantages import PerPromptStatTracker
+from nomocap.rl.distributed import Distributed
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
 from nomocap.training import optimizer_tensors, preset_values, restore_optimizer
 
@@ -92,6 +94,8 @@ class Rollouts:
     trainable: list[bool]  # per step
     rewards: np.ndarray = field(default_factory=lambda: np.zeros(0))
     advantages: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
+    batch_prompts: list[str] = field(default_factory=list)  # the whole iteration's, over every rank
+    batch_rewards: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _cat_steps(per_chunk: list[list[torch.Tensor]]) -> torch.Tensor:
@@ -102,9 +106,13 @@ def _cat_steps(per_chunk: list[list[torch.Tensor]]) -> torch.Tensor:
 class DDPOTrainer:
     def __init__(self, pipe: MotionPipeline, reward: Reward, prompts: list[Prompt], cfg: DDPOConfig, out: str | Path,
                  base_run: str | Path, replay: list[Prompt] | None = None, val_prompts: list[Prompt] | None = None,
-                 console: Console | None = None, run_config: dict | None = None):
+                 console: Console | None = None, run_config: dict | None = None, dist: Distributed | None = None):
         if not prompts:
             raise ValueError("no training prompts")
+        self.dist = dist or Distributed()
+        if (cfg.prompts_per_iteration * cfg.copies) % self.dist.world:
+            raise ValueError(f"{cfg.prompts_per_iteration} prompts x {cfg.copies} copies do not split evenly over "
+                             f"{self.dist.world} processes")
         self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
         self.replay = replay or []
         self.val = (val_prompts or [])[: cfg.val_prompts]
@@ -118,6 +126,7 @@ class DDPOTrainer:
         self.policy = add_lora(base, cfg.lora_rank, cfg.lora_alpha)
         self.policy.eval()  # no dropout: re-scored log-probs must equal the sampled ones
         pipe.model = self.policy
+        self.trained = self.dist.prepare(self.policy)  # train-phase forwards go through the prepared module
         self.params = trainable_parameters(self.policy)
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=0.0)
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps, cfg.eta)
@@ -140,7 +149,11 @@ class DDPOTrainer:
         return [p for p in picks for _ in range(self.cfg.copies)]
 
     @torch.no_grad()
-    def sample(self, prompts: list[Prompt], generator: torch.Generator) -> tuple[Rollouts, dict]:
+    def sample(self, batch: list[Prompt], generator: torch.Generator) -> tuple[Rollouts, dict]:
+        """Roll out this rank's share of ``batch`` (the iteration's prompts); advantages use every rank's rewards."""
+        share = len(batch) // self.dist.world
+        mine = slice(self.dist.rank * share, (self.dist.rank + 1) * share)
+        prompts = batch[mine]
         frames = max(p.frames for p in prompts)
         parts: list[Samples] = []
         for i in range(0, len(prompts), self.cfg.sample_batch):
@@ -159,18 +172,24 @@ class DDPOTrainer:
         features = [f for s in parts for f in self.pipe.to_features(s)]
         scores, info = self.reward(MotionBatch(features, self.pipe.representation), texts)
         rollouts.rewards = scores.numpy().astype(np.float64)
-        rollouts.advantages = torch.from_numpy(self.tracker.update(texts, rollouts.rewards)).float()
+        rollouts.batch_prompts = [p.text for p in batch]
+        rollouts.batch_rewards = self.dist.gather(scores.double()).numpy()
+        advantages = self.tracker.update(rollouts.batch_prompts, rollouts.batch_rewards)
+        rollouts.advantages = torch.from_numpy(advantages[mine]).float().to(latents.device)
+        if self.dist.world > 1:
+            names = sorted(info)
+            info = dict(zip(names, self.dist.gather(torch.tensor([[info[k] for k in names]])).mean(0).tolist()))
         return rollouts, info
 
     # ----------------------------------------------------------------------------------- train phase
 
     def _log_prob(self, r: Rollouts, idx: torch.Tensor, step: int, with_base: bool):
         x, target = r.latents[step, idx], r.latents[step + 1, idx]
-        t = torch.full((len(idx),), int(self.sampler.timesteps[step]), dtype=torch.long)
+        t = torch.full((len(idx),), int(self.sampler.timesteps[step]), dtype=torch.long, device=x.device)
         mask = r.mask[idx]
         step_mask = self.pipe.step_mask(mask)
         prev = r.prev_x0[step, idx] if r.prev_x0 is not None and step > 0 else None
-        x0 = self.pipe.predict_x0(x, t, r.cond[idx], mask, self.cfg.guidance)
+        x0 = self.pipe.predict_x0(x, t, r.cond[idx], mask, self.cfg.guidance, model=self.trained)
         out = self.sampler.step(x0, step, x, prev_sample=target, prev_x0=prev, mask=step_mask)
         kl = None
         if with_base:
@@ -190,41 +209,54 @@ class DDPOTrainer:
         for _ in range(cfg.inner_epochs):
             order = torch.randperm(len(r.prompts), generator=generator)
             order = order[usable[order]]
-            for start in range(0, len(order), cfg.train_batch):
-                idx = order[start : start + cfg.train_batch]
-                chosen = torch.stack([torch.tensor(steps)[torch.randperm(len(steps), generator=generator)[:per_sample]]
-                                      for _ in idx])  # [b, per_sample]: independently per rollout
+            # Every rank takes as many optimiser steps as the busiest one (the gradient mean is collective).
+            n_batches = int(self.dist.gather(torch.tensor([len(order)])).max().item() + cfg.train_batch - 1) \
+                // cfg.train_batch
+            for b in range(n_batches):
+                idx = order[b * cfg.train_batch : (b + 1) * cfg.train_batch]
                 self.opt.zero_grad(set_to_none=True)
                 total, finite = 0.0, True
-                for step in steps:
-                    rows = (chosen == step).any(1)
-                    if not rows.any():
-                        continue
-                    sub = idx[rows]
-                    log_prob, kl = self._log_prob(r, sub, step, cfg.kl_coef > 0)
-                    loss, info = clipped_surrogate(log_prob, r.log_probs[step, sub], r.advantages[sub], cfg.clip_range)
-                    if kl is not None:
-                        loss = loss + cfg.kl_coef * kl.mean()
-                        stats["kl_base"].append(kl.mean().item())
-                    loss = loss * len(sub) / (len(idx) * per_sample)  # gradient accumulation over steps
-                    if not torch.isfinite(loss):
-                        finite = False
-                        break
-                    loss.backward()
-                    total += loss.item()
-                    stats["approx_kl"].append(float(info["approx_kl"]))
-                    stats["clipfrac"].append(float(info["clipfrac"]))
+                with self.dist.no_sync(self.trained):
+                    if len(idx):
+                        total, finite = self._accumulate(r, idx, steps, per_sample, generator, stats)
                 grads_ok = finite and all(p.grad is None or torch.isfinite(p.grad).all() for p in self.params)
-                if not grads_ok:
-                    skipped += 1  # a non-finite batch never touches the adapter
+                if not self.dist.all_true(grads_ok):
+                    skipped += 1  # a non-finite batch (on any rank) never touches the adapter
                     self.opt.zero_grad(set_to_none=True)
                     continue
+                self.dist.mean_grads(self.params)
                 stats["grad_norm"].append(float(torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)))
                 self.opt.step()
                 stats["loss"].append(total)
         out = {k: float(np.mean(v)) if v else float("nan") for k, v in stats.items()}
         out["skipped_batches"] = skipped
         return out
+
+    def _accumulate(self, r: Rollouts, idx: torch.Tensor, steps: list[int], per_sample: int,
+                    generator: torch.Generator, stats: dict[str, list[float]]) -> tuple[float, bool]:
+        """Backward the PPO loss of the rollouts ``idx`` on ``per_sample`` random steps each; (loss, finite)."""
+        cfg = self.cfg
+        chosen = torch.stack([torch.tensor(steps)[torch.randperm(len(steps), generator=generator)[:per_sample]]
+                              for _ in idx])  # [b, per_sample]: independently per rollout
+        total = 0.0
+        for step in steps:
+            rows = (chosen == step).any(1)
+            if not rows.any():
+                continue
+            sub = idx[rows]
+            log_prob, kl = self._log_prob(r, sub, step, cfg.kl_coef > 0)
+            loss, info = clipped_surrogate(log_prob, r.log_probs[step, sub], r.advantages[sub], cfg.clip_range)
+            if kl is not None:
+                loss = loss + cfg.kl_coef * kl.mean()
+                stats["kl_base"].append(kl.mean().item())
+            loss = loss * len(sub) / (len(idx) * per_sample)  # gradient accumulation over steps
+            if not torch.isfinite(loss):
+                return total, False
+            loss.backward()
+            total += loss.item()
+            stats["approx_kl"].append(float(info["approx_kl"]))
+            stats["clipfrac"].append(float(info["clipfrac"]))
+        return total, True
 
     # ----------------------------------------------------------------------------------- validation, checkpoints
 
@@ -276,7 +308,7 @@ class DDPOTrainer:
     # ----------------------------------------------------------------------------------- the loop
 
     def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
-        cfg, out = self.cfg, self.out
+        cfg, out, main = self.cfg, self.out, self.dist.is_main
         config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), "ddpo": asdict(cfg), **self.run_config}
         if (out / "train_state.safetensors").exists():
             if not resume:
@@ -284,20 +316,26 @@ class DDPOTrainer:
             if load_config(out, kind="adapter").get("ddpo") != config["ddpo"]:
                 raise CheckpointError(f"{out}/config.json was written with other settings; resume needs the same ones")
             self.resume()
-        save_config(out, config)
+        self.dist.barrier()  # every rank has read the old state before rank 0 writes anything
+        if main:
+            save_config(out, config)
         columns = (TextColumn("[bold]finetune"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TextColumn("reward {task.fields[reward]:.3f}"), TimeRemainingColumn())
-        with open(out / "log.jsonl", "a", encoding="utf-8") as log, Progress(*columns, console=self.console) as bar:
+        log_path = out / "log.jsonl" if main else Path(os.devnull)
+        with open(log_path, "a", encoding="utf-8") as log, \
+                Progress(*columns, console=self.console, disable=not main) as bar:
             task = bar.add_task("finetune", total=cfg.iterations, completed=self.iteration, reward=float("nan"))
             while self.iteration < cfg.iterations:
-                it = self.iteration
+                it, rank_salt = self.iteration, 10_000 * self.dist.rank
                 tic = time.time()
-                rollouts, reward_info = self.sample(self.draw_prompts(it), self._generator(it))
+                rollouts, reward_info = self.sample(self.draw_prompts(it), self._generator(it, rank_salt))
                 t_sample = time.time() - tic
-                train_info = self.train(rollouts, self._generator(it, salt=1))
+                train_info = self.train(rollouts, self._generator(it, rank_salt + 1))
+                self.dist.check_in_sync(self.params)
                 row = self._row(it, rollouts, reward_info, train_info, t_sample, time.time() - tic - t_sample)
                 self.iteration = it + 1
-                if cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations):
+                due = cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations)
+                if main and due:
                     row["val_reward"] = self.validate()
                     if np.isfinite(row["val_reward"]) and row["val_reward"] > self.best:
                         self.best = row["val_reward"]
@@ -306,28 +344,33 @@ class DDPOTrainer:
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 bar.update(task, completed=self.iteration, reward=row["reward_mean"])
-                stop = self._collapsed(row["within_prompt_std"])
+                stop = self._collapsed(row["within_prompt_std"])  # from the gathered rewards: the same on every rank
                 if stop:
                     row_note = f"within-prompt reward spread fell below {cfg.collapse_ratio:g} of its start for " \
                                f"{cfg.collapse_patience} iterations: stopping (collapse); the best adapter is kept"
                     self.console.print(f"[yellow]{row_note}")
-                self.checkpoint()
+                if main:
+                    self.checkpoint()
+                self.dist.barrier()
                 if stop or (stop_after is not None and self.iteration >= stop_after):
                     break
-        if not (out / "best").exists():
+        if main and not (out / "best").exists():
             self.save_adapter(out / "best")
+        self.dist.barrier()
         return out
 
     def _row(self, it: int, r: Rollouts, reward_info: dict, train_info: dict, t_sample: float, t_train: float) -> dict:
-        finite = np.isfinite(r.rewards)
+        rewards = r.batch_rewards
+        finite = np.isfinite(rewards)
         groups: dict[str, list[float]] = {}
-        for p, v in zip(r.prompts, r.rewards):
+        for p, v in zip(r.batch_prompts, rewards):
             if np.isfinite(v):
                 groups.setdefault(p, []).append(float(v))
         spread = float(np.mean([np.std(v) for v in groups.values() if len(v) > 1])) if groups else float("nan")
-        return {"iteration": it + 1, "reward_mean": float(r.rewards[finite].mean()) if finite.any() else float("nan"),
-                "reward_std": float(r.rewards[finite].std()) if finite.any() else float("nan"),
-                "within_prompt_std": spread, "invalid": int((~finite).sum()), **reward_info, **train_info,
+        return {"iteration": it + 1, "reward_mean": float(rewards[finite].mean()) if finite.any() else float("nan"),
+                "reward_std": float(rewards[finite].std()) if finite.any() else float("nan"),
+                "within_prompt_std": spread, "invalid": int((~finite).sum()), "processes": self.dist.world,
+                **reward_info, **train_info,
                 "seconds_sample": round(t_sample, 2), "seconds_train": round(t_train, 2)}
 
     def _collapsed(self, spread: float) -> bool:

@@ -15,6 +15,7 @@ from nomocap.checkpoint import load_tensors
 from nomocap.cli import app
 from nomocap.data.prompts import Prompt, load_prompts
 from nomocap.data.synth.corpus import synthesize
+from nomocap.experiments.cross_dataset import SHIPPED
 from nomocap.pipeline import MotionPipeline
 from nomocap.pretrain import PretrainConfig, pretrain
 from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
@@ -190,3 +191,31 @@ def test_two_process_launch_matches_single_process_rewards(setup, tmp_path):
     assert abs(one[0]["reward_mean"] - two[0]["reward_mean"]) < 4 * noise + 1e-6
     assert (tmp_path / "two" / "adapter" / "adapter_model.safetensors").exists()
     assert math.isfinite(two[1]["loss"]) and two[1]["skipped_batches"] == 0
+
+
+class RootHeight:
+    """A reward any policy can climb: the mean root height of the motion (de-normalised feature 3)."""
+
+    name = "root_height"
+
+    def __call__(self, motions, prompts):
+        return torch.tensor([float(np.mean(f[:, 3])) for f in motions.guo_features]), {}
+
+
+def test_rl_climbs_a_simple_reward_on_the_shipped_base(tmp_path):
+    """Paired with an lr=0 run (same prompts, same noise), fine-tuning the early steps raises the reward."""
+    base = SHIPPED / "base_small_mdm_guo"
+    prompts = [Prompt(t, 60) for t in ("a person walks forward", "someone jumps", "a man squats down",
+                                       "a person waves the right hand", "a person sits down", "someone runs")]
+
+    def rewards(lr: float) -> np.ndarray:
+        cfg = DDPOConfig.from_preset("small", iterations=8, prompts_per_iteration=6, copies=4, sample_batch=24,
+                                     train_batch=24, first_steps=3, lr=lr, kl_coef=0.0, eval_every=0, seed=5)
+        out = tmp_path / f"lr{lr}"
+        out.mkdir()
+        DDPOTrainer(MotionPipeline.from_run(base), RootHeight(), prompts, cfg, out, base).run()
+        return np.array([json.loads(line)["reward_mean"] for line in (out / "log.jsonl").read_text().splitlines()])
+
+    gain = rewards(3e-3) - rewards(0.0)
+    assert gain[0] == pytest.approx(0.0, abs=1e-9)  # iteration 1 samples the untouched base in both runs
+    assert (gain[2:] > 0).all() and gain[2:].mean() > 0.003, gain  # seed 5 measured: +0.004 ... +0.014

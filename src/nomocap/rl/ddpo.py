@@ -57,6 +57,7 @@ class DDPOConfig:
     train_batch: int = 16
     inner_epochs: int = 2
     timestep_fraction: float = 0.5
+    first_steps: int = 0  # train only the first (high-noise) denoising steps; 0 = every stochastic step
     clip_range: float = 0.1
     lr: float = 3e-4
     adv_clip: float = 5.0
@@ -167,8 +168,12 @@ class DDPOTrainer:
         if trajs[0].prev_x0[-1] is not None:  # a multistep solver: its previous x0 is part of the state
             prev_x0 = _cat_steps([[p if p is not None else torch.zeros_like(x) for p, x in zip(t.prev_x0, t.latents)]
                                   for t in trajs])
+        # Late, low-noise steps weigh 1/std in the score function yet barely change what the motion is:
+        # their gradient is mostly noise, and it swamps the early steps' signal (measured: see README).
+        trainable = [ok and (self.cfg.first_steps <= 0 or s < self.cfg.first_steps)
+                     for s, ok in enumerate(trajs[0].trainable)]
         rollouts = Rollouts(texts, self.pipe.encode(texts), torch.cat([s.mask for s in parts]), latents,
-                            _cat_steps([t.log_probs for t in trajs]), prev_x0, trajs[0].trainable)
+                            _cat_steps([t.log_probs for t in trajs]), prev_x0, trainable)
         features = [f for s in parts for f in self.pipe.to_features(s)]
         scores, info = self.reward(MotionBatch(features, self.pipe.representation), texts)
         rollouts.rewards = scores.numpy().astype(np.float64)

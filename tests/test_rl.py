@@ -15,7 +15,7 @@ from nomocap.checkpoint import load_tensors
 from nomocap.cli import app
 from nomocap.data.prompts import Prompt, load_prompts
 from nomocap.data.synth.corpus import synthesize
-from nomocap.experiments.cross_dataset import SHIPPED
+from nomocap.experiments.common import SHIPPED
 from nomocap.pipeline import MotionPipeline
 from nomocap.pretrain import PretrainConfig, pretrain
 from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model

@@ -5,7 +5,7 @@ import torch
 
 from nomocap.checkpoint import load_tensors
 from nomocap.data.synth.corpus import synthesize
-from nomocap.experiments.cross_dataset import SHIPPED
+from nomocap.experiments.common import SHIPPED
 from nomocap.pretrain import PretrainConfig, pretrain
 from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
 

@@ -529,6 +529,7 @@ def experiment(
     source: str = typer.Option("h", help="source domain (pretraining)"),
     target: str = typer.Option("k", help="target domain (prompts, reward, evaluation)"),
     from_scratch: bool = typer.Option(False, help="ignore shipped checkpoints and train every model"),
+    contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
 ) -> None:
     """Run one of the paper's experiments end to end and write results.json, results.md and report.html.
 
@@ -541,7 +542,8 @@ def experiment(
         fail(f"unknown experiment {name!r}: available: cross-dataset")
     try:
         cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,
-                                               seeds=[int(s) for s in seeds.split(",")], use_shipped=not from_scratch)
+                                               seeds=[int(s) for s in seeds.split(",")], use_shipped=not from_scratch,
+                                               contrastive=contrastive)
         cross_dataset.run(out, cfg, console)
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))

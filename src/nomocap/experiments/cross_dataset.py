@@ -9,7 +9,7 @@ subset; write ``results.json``, ``results.md``, curves, a render grid and ``repo
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,6 @@ import torch
 from rich.console import Console
 
 from nomocap.data.prompts import load_prompts
-from nomocap.data.synth.corpus import synthesize
 from nomocap.eval.protocol import (
     EvalSet,
     ProtocolConfig,
@@ -27,19 +26,14 @@ from nomocap.eval.protocol import (
     markdown_table,
     write_results,
 )
-from nomocap.experiments.stages import run_stage
+from nomocap.experiments.common import corpus_stage, embedding_stage, finetune_stage, pool, pretrain_stage, shipped
 from nomocap.motion.render import render_grid
 from nomocap.pipeline import MotionPipeline
-from nomocap.pretrain import PretrainConfig, pretrain
 from nomocap.report import training_curves, write_html
-from nomocap.retrieval.train import EmbeddingModel, EmbeddingTrainConfig, train_embedding_model
-from nomocap.rewards import WeightedSum
-from nomocap.rewards.retrieval import RetrievalReward
-from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
+from nomocap.retrieval.train import EmbeddingModel
+from nomocap.rl.ddpo import DDPOConfig
 
-SHIPPED = Path(__file__).resolve().parents[3] / "assets" / "checkpoints"
 PRECISION_WORDS = re.compile(r"\b(left|right|clockwise|counter-?clockwise|anticlockwise|forwards?|backwards?)\b", re.I)
-CORPUS_SIZES = {"tiny": {"h": 150, "k": 100}, "small": {"h": None, "k": None}, "paper": {"h": None, "k": None}}
 
 
 @dataclass
@@ -52,14 +46,8 @@ class CrossDatasetConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     data_seed: int = 0
     use_shipped: bool = True
-    contrastive: bool = True  # reward cos(prompt) minus the mean cos with the batch's other prompts
+    contrastive: bool = False  # True: cos(prompt) minus the mean cos with the batch's other prompts
     finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] table
-
-
-def _shipped(name: str, cfg: CrossDatasetConfig) -> Path | None:
-    tag = f"{name}_{cfg.preset}_{cfg.arch}_{cfg.repr}" if name == "base" else f"{name}_{cfg.preset}"
-    path = SHIPPED / tag
-    return path if cfg.use_shipped and (path / "model.safetensors").exists() else None
 
 
 def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:
@@ -71,43 +59,22 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     console = console or Console()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    sizes = CORPUS_SIZES[cfg.preset]
-    data = {}
-    for domain in (cfg.source, cfg.target):
-        data[domain] = run_stage(
-            out / "data" / domain, {"domain": domain, "size": sizes[domain], "seed": cfg.data_seed},
-            lambda f, d=domain: synthesize(f, d, sizes[d], cfg.data_seed, force=True), console, f"corpus {domain}")
+    data = {d: corpus_stage(out, d, cfg.preset, cfg.data_seed, console) for d in (cfg.source, cfg.target)}
     src, tgt = data[cfg.source], data[cfg.target]
-
-    base = _shipped("base", cfg) or run_stage(
-        out / "base", {"preset": cfg.preset, "arch": cfg.arch, "repr": cfg.repr, "data": cfg.source},
-        lambda f: pretrain(src, f, PretrainConfig.from_preset(cfg.preset, arch=cfg.arch, repr=cfg.repr),
-                           console=console, resume=True), console, "pretraining")
-    reward = _shipped("reward", cfg) or run_stage(
-        out / "reward", {"preset": cfg.preset, "data": cfg.target},
-        lambda f: train_embedding_model(tgt, f, EmbeddingTrainConfig.from_preset("retrieval", cfg.preset),
-                                        resume=True, console=console), console, "reward model")
-    evaluator_run = _shipped("evaluator", cfg) or run_stage(
-        out / "evaluator", {"preset": cfg.preset, "data": cfg.target},
-        lambda f: train_embedding_model(tgt, f, EmbeddingTrainConfig.from_preset("evaluator", cfg.preset),
-                                        resume=True, console=console), console, "evaluator")
+    # The shipped checkpoints are the h -> k ones (base on h; reward model and evaluator on k).
+    base = shipped(f"base_{cfg.preset}_{cfg.arch}_{cfg.repr}", cfg.use_shipped and cfg.source == "h") or pretrain_stage(
+        out / "base", src, cfg.preset, cfg.arch, cfg.repr, console)
+    reward = shipped(f"reward_{cfg.preset}", cfg.use_shipped and cfg.target == "k") or embedding_stage(
+        out / "reward", tgt, "retrieval", cfg.preset, console)
+    evaluator_run = shipped(f"evaluator_{cfg.preset}", cfg.use_shipped and cfg.target == "k") or embedding_stage(
+        out / "evaluator", tgt, "evaluator", cfg.preset, console)
     console.print(f"base {base}\nreward {reward}\nevaluator {evaluator_run}")
 
-    adapters = []
-    for seed in cfg.seeds:
-        ft_cfg = DDPOConfig.from_preset(cfg.preset, seed=seed, **cfg.finetune)
-
-        def finetune(folder: Path, ft_cfg: DDPOConfig = ft_cfg) -> None:
-            folder.mkdir(parents=True, exist_ok=True)
-            pipe = MotionPipeline.from_run(base, cache_dir=folder / ".text_cache")
-            reward_fn = WeightedSum([(RetrievalReward.from_run(reward, cfg.contrastive, folder / ".text_cache"), 1.0)])
-            DDPOTrainer(pipe, reward_fn, load_prompts(tgt, "train"), ft_cfg, folder, base, load_prompts(src, "train"),
-                        load_prompts(tgt, "val"), console).run(resume=(folder / "train_state.safetensors").exists())
-
-        adapters.append(run_stage(out / f"finetune_s{seed}", {"ddpo": asdict(ft_cfg), "base": str(base),
-                                                               "reward": str(reward), "contrastive": cfg.contrastive},
-                                  finetune, console,
-                                  f"fine-tuning (seed {seed})"))
+    adapters = [finetune_stage(out / f"finetune_s{seed}", base, reward,
+                               DDPOConfig.from_preset(cfg.preset, seed=seed, **cfg.finetune),
+                               load_prompts(tgt, "train"), load_prompts(src, "train"), load_prompts(tgt, "val"),
+                               cfg.contrastive, console)
+                for seed in cfg.seeds]
 
     evaluator = EmbeddingModel.load(evaluator_run, "evaluator")
     protocol = ProtocolConfig.from_preset(cfg.preset)
@@ -117,7 +84,7 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     rows["base"] = evaluate(evaluator, tgt, protocol, base_pipe, console=console, eval_set=eval_set)
     tuned = [MotionPipeline.from_run(base, adapter=a / "best") for a in adapters]
     per_seed = [evaluate(evaluator, tgt, protocol, p, console=console, eval_set=eval_set) for p in tuned]
-    rows["finetuned"] = _pool(per_seed)
+    rows["finetuned"] = pool(per_seed)
     precision = precision_prompts(eval_set)
     judged = lambda pipe: judge_prompts(pipe, precision, protocol.sampler, protocol.steps, protocol.guidance)  # noqa: E731
     prec = {"base": judged(base_pipe)["accuracy"],
@@ -146,18 +113,6 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     console.print(notes)
     console.print(f"report: {out / 'report.html'}")
     return rows
-
-
-def _pool(rows: list[dict]) -> dict:
-    """Across seeds: the mean of the seeds' means; interval from the seeds (one seed: its own interval)."""
-    if len(rows) == 1:
-        return rows[0]
-    pooled = {}
-    for metric in rows[0]:
-        means = np.array([r[metric]["mean"] for r in rows], dtype=np.float64)
-        ci = 1.96 * means.std(axis=0) / np.sqrt(len(rows))
-        pooled[metric] = {"mean": means.mean(axis=0).tolist(), "ci": np.asarray(ci).tolist()}
-    return pooled
 
 
 def _report(out: Path, cfg: CrossDatasetConfig, table: str, notes: str, adapter: Path, base_pipe: MotionPipeline,

@@ -1,0 +1,82 @@
+"""The stages every experiment is made of: corpus, pretraining, reward model, evaluator, fine-tuning, pooling.
+
+Each stage is reused when its folder finished with the same settings (``stages.run_stage``); shipped
+checkpoints (``assets/checkpoints``) stand in for the stages that made them, unless ``use_shipped`` is off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from nomocap.data.prompts import Prompt
+from nomocap.data.synth.corpus import synthesize
+from nomocap.experiments.stages import run_stage
+from nomocap.pipeline import MotionPipeline
+from nomocap.pretrain import PretrainConfig, pretrain
+from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
+from nomocap.rewards import WeightedSum
+from nomocap.rewards.retrieval import RetrievalReward
+from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
+
+SHIPPED = Path(__file__).resolve().parents[3] / "assets" / "checkpoints"
+CORPUS_SIZES = {"tiny": {"h": 150, "k": 100}, "small": {"h": None, "k": None}, "paper": {"h": None, "k": None}}
+
+
+def shipped(tag: str, use_shipped: bool) -> Path | None:
+    path = SHIPPED / tag
+    return path if use_shipped and (path / "model.safetensors").exists() else None
+
+
+def corpus_stage(out: Path, domain: str, preset: str, seed: int, console: Console) -> Path:
+    size = CORPUS_SIZES[preset][domain]
+    return run_stage(out / "data" / domain, {"domain": domain, "size": size, "seed": seed},
+                     lambda f: synthesize(f, domain, size, seed, force=True), console, f"corpus {domain}")
+
+
+def pretrain_stage(folder: Path, data: Path, preset: str, arch: str, repr: str, console: Console,
+                   exclude_category: str | None = None) -> Path:
+    cfg = PretrainConfig.from_preset(preset, arch=arch, repr=repr, exclude_category=exclude_category)
+    return run_stage(folder, {"preset": preset, "arch": arch, "repr": repr, "data": str(data),
+                              "exclude": exclude_category},
+                     lambda f: pretrain(data, f, cfg, console=console, resume=True), console,
+                     f"pretraining {folder.name}")
+
+
+def embedding_stage(folder: Path, data: Path, kind: str, preset: str, console: Console) -> Path:
+    """A reward model (``kind="retrieval"``) or an evaluator trained on ``data``."""
+    cfg = EmbeddingTrainConfig.from_preset(kind, preset)
+    return run_stage(folder, {"preset": preset, "data": str(data), "kind": kind},
+                     lambda f: train_embedding_model(data, f, cfg, resume=True, console=console), console,
+                     f"{kind} model {folder.name}")
+
+
+def finetune_stage(folder: Path, base: Path, reward: Path, cfg: DDPOConfig, prompts: list[Prompt],
+                   replay: list[Prompt], val: list[Prompt], contrastive: bool, console: Console) -> Path:
+    """RL post-training of ``base`` from ``prompts`` alone (``replay`` keeps the source, ``val`` picks the best)."""
+
+    def finetune(f: Path) -> None:
+        f.mkdir(parents=True, exist_ok=True)
+        pipe = MotionPipeline.from_run(base, cache_dir=f / ".text_cache")
+        reward_fn = WeightedSum([(RetrievalReward.from_run(reward, contrastive, f / ".text_cache"), 1.0)])
+        DDPOTrainer(pipe, reward_fn, prompts, cfg, f, base, replay, val, console).run(
+            resume=(f / "train_state.safetensors").exists())
+
+    config = {"ddpo": asdict(cfg), "base": str(base), "reward": str(reward), "contrastive": contrastive,
+              "prompts": len(prompts), "replay": len(replay)}
+    return run_stage(folder, config, finetune, console, f"fine-tuning {folder.name}")
+
+
+def pool(rows: list[dict]) -> dict:
+    """Across seeds: the mean of the seeds' means; interval from the seeds (one seed: its own interval)."""
+    if len(rows) == 1:
+        return rows[0]
+    pooled = {}
+    for metric in rows[0]:
+        means = np.array([r[metric]["mean"] for r in rows], dtype=np.float64)
+        ci = 1.96 * means.std(axis=0) / np.sqrt(len(rows))
+        pooled[metric] = {"mean": means.mean(axis=0).tolist(), "ci": np.asarray(ci).tolist()}
+    return pooled

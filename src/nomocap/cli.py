@@ -520,31 +520,40 @@ def render(
 
 @app.command("experiment")
 def experiment(
-    name: str = typer.Argument(..., help="cross-dataset"),
+    name: str = typer.Argument(..., help="cross-dataset or leave-one-out"),
     out: Path = typer.Option(..., "--out", "-o", help="experiment folder (stages are reused when unchanged)"),
     preset: str = typer.Option("small", help="tiny, small or paper"),
     arch: str = typer.Option("mdm", help="mdm or mld"),
     repr: str = typer.Option("guo", "--repr", help="guo or rot"),
     seeds: str = typer.Option("0", help="comma-separated fine-tuning seeds, e.g. 0,1,2"),
-    source: str = typer.Option("h", help="source domain (pretraining)"),
+    source: str = typer.Option("h", help="source domain (pretraining; leave-one-out's corpus)"),
     target: str = typer.Option("k", help="target domain (prompts, reward, evaluation)"),
     from_scratch: bool = typer.Option(False, help="ignore shipped checkpoints and train every model"),
     contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
+    categories: str = typer.Option(None, help="leave-one-out: comma-separated classes (default: both)"),
 ) -> None:
     """Run one of the paper's experiments end to end and write results.json, results.md and report.html.
 
     Example: nomocap experiment cross-dataset --preset tiny --arch mdm --out runs/xd --seeds 0
     """
     from nomocap.checkpoint import CheckpointError
-    from nomocap.experiments import cross_dataset
+    from nomocap.experiments import cross_dataset, leave_one_out
 
-    if name != "cross-dataset":
-        fail(f"unknown experiment {name!r}: available: cross-dataset")
+    if name not in ("cross-dataset", "leave-one-out"):
+        fail(f"unknown experiment {name!r}: available: cross-dataset, leave-one-out")
     try:
-        cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,
-                                               seeds=[int(s) for s in seeds.split(",")], use_shipped=not from_scratch,
-                                               contrastive=contrastive)
-        cross_dataset.run(out, cfg, console)
+        seed_list = [int(s) for s in seeds.split(",")]
+        if name == "cross-dataset":
+            cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,
+                                                   seeds=seed_list, use_shipped=not from_scratch,
+                                                   contrastive=contrastive)
+            cross_dataset.run(out, cfg, console)
+        else:
+            chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)
+            loo = leave_one_out.LeaveOneOutConfig(preset=preset, arch=arch, repr=repr, domain=source,
+                                                  categories=chosen, seeds=seed_list, use_shipped=not from_scratch,
+                                                  contrastive=contrastive)
+            leave_one_out.run(out, loo, console)
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))
 

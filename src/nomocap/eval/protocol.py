@@ -14,8 +14,9 @@ import torch
 from rich.console import Console
 from rich.progress import Progress
 
-from nomocap.data.humanml import UNIT_LENGTH, load_corpus
-from nomocap.data.synth.judge import judge_batch
+from nomocap.data.categories import motion_category
+from nomocap.data.humanml import UNIT_LENGTH, CorpusError, load_corpus
+from nomocap.data.synth.judge import judge_batch, judge_motion
 from nomocap.eval.metrics import (
     confidence_interval,
     diversity,
@@ -55,9 +56,12 @@ class ProtocolConfig:
 class EvalSet:
     """The split's motions (cropped to multiples of 4 frames) with their captions, and real-motion statistics."""
 
-    def __init__(self, data: str | Path, split: str, evaluator: EmbeddingModel):
+    def __init__(self, data: str | Path, split: str, evaluator: EmbeddingModel, category: str | None = None):
         corpus = load_corpus(data, split)
-        self.items = [it for it in corpus.items if len(it.features) >= UNIT_LENGTH]
+        self.items = [it for it in corpus.items if len(it.features) >= UNIT_LENGTH and
+                      (category is None or motion_category([c.text for c in it.texts]) == category)]
+        if not self.items:
+            raise CorpusError(f"{data}: no {split} motions" + (f" of category {category}" if category else ""))
         self.skeleton = corpus.skeleton
         self.features = [it.features[: (len(it.features) // UNIT_LENGTH) * UNIT_LENGTH] for it in self.items]
         self.real_emb = evaluator.embed_motions(self.features).numpy()
@@ -155,6 +159,28 @@ def judge_prompts(pipe: MotionPipeline, pairs: list[tuple[str, int]], sampler: s
         chunk = pairs[i : i + 64]
         joints += pipe.to_joints(pipe.sample([p for p, _ in chunk], [n for _, n in chunk], chosen, guidance, gen))
     return judge_batch(joints, [p for p, _ in pairs])
+
+
+def best_of_n(pipe: MotionPipeline, pairs: list[tuple[str, int]], samples: int = 64, sampler: str = "dpm++",
+              steps: int = 10, guidance: float = 2.5, seed: int = 0) -> dict:
+    """Reach: for each ``(caption, frames)``, does *any* of ``samples`` motions pass every judged attribute?
+
+    RL can only re-weight what the model samples; a caption none of whose samples passes is out of reach.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    chosen = pipe.sampler(sampler, steps)
+    passed = []
+    for caption, frames in pairs:
+        ok = []
+        for i in range(0, samples, 64):
+            n = min(64, samples - i)
+            joints = pipe.to_joints(pipe.sample([caption] * n, [frames] * n, chosen, guidance, gen))
+            ok += [bool(v) and all(v.values()) for v in (judge_motion(j, caption) for j in joints)]
+        passed.append(ok)
+    per_caption = np.array([any(p) for p in passed])
+    return {"reach": float(per_caption.mean()), "sample_pass_rate": float(np.mean([np.mean(p) for p in passed])),
+            "captions": len(pairs), "samples": samples,
+            "unreached": [c for (c, _), hit in zip(pairs, per_caption) if not hit]}
 
 
 def summarise(values: dict[str, list]) -> dict:

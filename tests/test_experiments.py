@@ -1,0 +1,39 @@
+"""The experiment drivers end to end on the tiny preset: files, table layout, stage reuse."""
+
+import json
+
+from typer.testing import CliRunner
+
+from nomocap.cli import app
+from nomocap.experiments import leave_one_out
+
+runner = CliRunner()
+
+
+def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
+    args = ["experiment", "cross-dataset", "--preset", "tiny", "--arch", "mdm", "--out", str(tmp_path), "--seeds",
+            "0", "--from-scratch"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "results.json").read_text())
+    for row in ("base", "finetuned", "ground_truth"):
+        assert len(rows[row]["r_precision"]["mean"]) == 3 and len(rows[row]["r_precision"]["ci"]) == 3
+        for metric in ("fid", "mm_dist", "diversity", "judge_accuracy"):
+            assert {"mean", "ci"} <= rows[row][metric].keys(), (row, metric)
+    assert "| Fine-tuned (ours) |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "report.html").read_text().count("data:image/png;base64") >= 1
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "reusing fine-tuning" in again.output.replace("\n", " ")
+
+
+def test_leave_one_out_tiny_reports_rows_and_reach(tmp_path):
+    cfg = leave_one_out.LeaveOneOutConfig(preset="tiny", categories=["posture_balance"], use_shipped=False,
+                                          reach_captions=3, reach_samples=4)
+    results = leave_one_out.run(tmp_path, cfg)
+    rows = results["posture_balance"]
+    assert {"ground_truth", "full", "without", "finetuned", "reach"} <= rows.keys()
+    for name in ("full", "without"):
+        reach = rows["reach"][name]
+        assert reach["captions"] == 3 and 0.0 <= reach["sample_pass_rate"] <= reach["reach"] <= 1.0
+    assert "Without it + RL (ours)" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "report.html").exists()

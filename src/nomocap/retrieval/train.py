@@ -76,7 +76,7 @@ def train_embedding_model(data: str | Path, out: str | Path, cfg: EmbeddingTrain
         x, mask, caps = batcher(cfg.batch_size)
         tokens, token_mask, pooled = table.batch(caps)
         if cfg.kind == "retrieval":
-            loss, _ = model.loss(model.encode_motion(x, mask), model.encode_text(tokens, token_mask), pooled)
+            loss, _ = model.loss(model.encode_motion(x, mask), model.encode_text(tokens, token_mask), pooled, x, mask)
         else:
             loss, _ = model.loss(model.encode_motion(x, mask), model.encode_text(tokens, token_mask), gen)
         return loss

@@ -2,10 +2,12 @@
 
 import json
 
+from rich.console import Console
 from typer.testing import CliRunner
 
 from nomocap.cli import app
 from nomocap.experiments import leave_one_out
+from nomocap.experiments.stages import run_stage
 
 runner = CliRunner()
 
@@ -22,8 +24,23 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
             assert {"mean", "ci"} <= rows[row][metric].keys(), (row, metric)
     assert "| Fine-tuned (ours) |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "report.html").read_text().count("data:image/png;base64") >= 1
-    again = runner.invoke(app, args)
-    assert again.exit_code == 0 and "reusing fine-tuning" in again.output.replace("\n", " ")
+    assert (tmp_path / "finetune_s0" / ".stage.json").exists() and (tmp_path / "base" / ".stage.json").exists()
+
+
+def test_a_finished_stage_is_reused_and_a_changed_config_rebuilds_it(tmp_path):
+    calls = []
+
+    def make(folder):
+        calls.append(folder.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "out.txt").write_text(str(len(calls)))
+
+    console = Console(quiet=True)
+    run_stage(tmp_path / "s", {"a": 1}, make, console, "stage")
+    run_stage(tmp_path / "s", {"a": 1}, make, console, "stage")
+    assert len(calls) == 1  # reused
+    run_stage(tmp_path / "s", {"a": 2}, make, console, "stage")
+    assert len(calls) == 2 and (tmp_path / "s" / "out.txt").read_text() == "2"  # settings changed: rebuilt
 
 
 def test_leave_one_out_tiny_reports_rows_and_reach(tmp_path):

@@ -210,7 +210,8 @@ def test_rl_climbs_a_simple_reward_on_the_shipped_base(tmp_path):
 
     def rewards(lr: float) -> np.ndarray:
         cfg = DDPOConfig.from_preset("small", iterations=8, prompts_per_iteration=6, copies=4, sample_batch=24,
-                                     train_batch=24, first_steps=3, lr=lr, kl_coef=0.0, eval_every=0, seed=5)
+                                     train_batch=24, first_steps=3, timestep_fraction=0.5, inner_epochs=2,
+                                     clip_range=0.2, lr=lr, kl_coef=0.0, eval_every=0, seed=5)
         out = tmp_path / f"lr{lr}"
         out.mkdir()
         DDPOTrainer(MotionPipeline.from_run(base), RootHeight(), prompts, cfg, out, base).run()

@@ -54,3 +54,11 @@ def test_leave_one_out_tiny_reports_rows_and_reach(tmp_path):
         assert reach["captions"] == 3 and 0.0 <= reach["sample_pass_rate"] <= reach["reach"] <= 1.0
     assert "Without it + RL (ours)" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "report.html").exists()
+
+
+def test_report_renders_paragraphs_and_tables(tmp_path):
+    from nomocap.report import write_html
+
+    md = "Some numbers:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nA closing remark."
+    page = write_html(tmp_path / "r.html", "t", [("section", md)]).read_text()
+    assert "<td>1</td>" in page and "<p>Some numbers:</p>" in page and "<p>A closing remark.</p>" in page

@@ -149,16 +149,22 @@ def judge_accuracy(pipe: MotionPipeline, data: str | Path, split: str = "test", 
     return judge_prompts(pipe, pairs, sampler, steps, guidance, seed)
 
 
-def judge_prompts(pipe: MotionPipeline, pairs: list[tuple[str, int]], sampler: str = "dpm++", steps: int = 10,
-                  guidance: float = 2.5, seed: int = 0) -> dict:
-    """Generate a motion for each ``(caption, frames)`` and judge it against its caption."""
+def generate_joints(pipe: MotionPipeline, pairs: list[tuple[str, int]], sampler: str = "dpm++", steps: int = 10,
+                    guidance: float = 2.5, seed: int = 0) -> list[np.ndarray]:
+    """One motion (joints) per ``(caption, frames)``, in batches of 64."""
     gen = torch.Generator().manual_seed(seed)
     chosen = pipe.sampler(sampler, steps)
     joints = []
     for i in range(0, len(pairs), 64):
         chunk = pairs[i : i + 64]
         joints += pipe.to_joints(pipe.sample([p for p, _ in chunk], [n for _, n in chunk], chosen, guidance, gen))
-    return judge_batch(joints, [p for p, _ in pairs])
+    return joints
+
+
+def judge_prompts(pipe: MotionPipeline, pairs: list[tuple[str, int]], sampler: str = "dpm++", steps: int = 10,
+                  guidance: float = 2.5, seed: int = 0) -> dict:
+    """Generate a motion for each ``(caption, frames)`` and judge it against its caption."""
+    return judge_batch(generate_joints(pipe, pairs, sampler, steps, guidance, seed), [p for p, _ in pairs])
 
 
 def best_of_n(pipe: MotionPipeline, pairs: list[tuple[str, int]], samples: int = 64, sampler: str = "dpm++",

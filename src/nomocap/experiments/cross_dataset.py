@@ -17,12 +17,14 @@ import torch
 from rich.console import Console
 
 from nomocap.data.prompts import load_prompts
+from nomocap.data.synth.judge import judge_batch
+from nomocap.eval.precision import confusion_markdown, precision_confusion
 from nomocap.eval.protocol import (
     EvalSet,
     ProtocolConfig,
     evaluate,
+    generate_joints,
     judge_accuracy,
-    judge_prompts,
     markdown_table,
     write_results,
 )
@@ -86,11 +88,14 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     per_seed = [evaluate(evaluator, tgt, protocol, p, console=console, eval_set=eval_set) for p in tuned]
     rows["finetuned"] = pool(per_seed)
     precision = precision_prompts(eval_set)
-    judged = lambda pipe: judge_prompts(pipe, precision, protocol.sampler, protocol.steps, protocol.guidance)  # noqa: E731
-    prec = {"base": judged(base_pipe)["accuracy"],
-            "finetuned": float(np.mean([judged(p)["accuracy"] for p in tuned]))}
+    captions = [p for p, _ in precision]
+    motions = {name: [generate_joints(p, precision, protocol.sampler, protocol.steps, protocol.guidance)
+                      for p in pipes] for name, pipes in (("base", [base_pipe]), ("finetuned", tuned))}
+    prec = {name: float(np.mean([judge_batch(m, captions)["accuracy"] for m in ms])) for name, ms in motions.items()}
+    confusion = {name: precision_confusion([j for m in ms for j in m], captions * len(ms))
+                 for name, ms in motions.items()}
     rows["precision"] = {"judge_accuracy_base": prec["base"], "judge_accuracy_finetuned": prec["finetuned"],
-                         "prompts": len(precision)}
+                         "prompts": len(precision), "confusion": confusion}
     # Forgetting, judged on the source domain's test captions (the judge needs no source evaluator).
     source_limit = protocol.texts or 256
     forget = {"base": judge_accuracy(base_pipe, src, "test", source_limit, protocol.sampler, protocol.steps,
@@ -105,7 +110,9 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     write_results(rows, out)
     notes = (f"Precision prompts ({len(precision)} {cfg.target} test captions with left/right, clockwise/counter-"
              f"clockwise or forward/backward): judge accuracy base {prec['base']:.3f}, fine-tuned "
-             f"{prec['finetuned']:.3f}.\n\nForgetting ({source_limit} {cfg.source} test captions): judge accuracy "
+             f"{prec['finetuned']:.3f}. Each side/direction attribute judged against the prompt and its swapped "
+             f"twin:\n\n{confusion_markdown({'Pretrained': confusion['base'], 'Fine-tuned': confusion['finetuned']})}"
+             f"\nForgetting ({source_limit} {cfg.source} test captions): judge accuracy "
              f"base {forget['base']:.3f}, fine-tuned {forget['finetuned']:.3f}.\n")
     (out / "results.md").write_text(table + "\n" + notes)
     _report(out, cfg, table, notes, adapters[0], base_pipe, tuned[0], precision)

@@ -35,14 +35,23 @@ def training_curves(log: str | Path, out: str | Path, keys: tuple[str, ...] = CU
     return out
 
 
-def _markdown_table_to_html(md: str) -> str:
-    lines = [ln for ln in md.strip().splitlines() if ln.startswith("|")]
-    if len(lines) < 2:
-        return f"<pre>{html.escape(md)}</pre>"
-    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+def _table_html(lines: list[str]) -> str:
+    cells = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in lines]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells[2:])
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _markdown_to_html(md: str) -> str:
+    """Paragraphs and pipe tables (what our result notes use), separated by blank lines."""
+    blocks = [b.strip().splitlines() for b in md.strip().split("\n\n") if b.strip()]
+    parts = []
+    for lines in blocks:
+        if len(lines) >= 2 and all(ln.lstrip().startswith("|") for ln in lines):
+            parts.append(_table_html(lines))
+        else:
+            parts.append(f"<p>{html.escape(' '.join(lines))}</p>")
+    return "\n".join(parts)
 
 
 def _image(path: Path) -> str:
@@ -52,16 +61,14 @@ def _image(path: Path) -> str:
 
 
 def write_html(out: str | Path, title: str, sections: list[tuple[str, str | Path]]) -> Path:
-    """Sections are (heading, markdown table | text | image path); images are inlined so the page is standalone."""
+    """Sections are (heading, text with pipe tables | image path); images are inlined: the page is standalone."""
     parts = [f"<h1>{html.escape(title)}</h1>"]
     for heading, content in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         if isinstance(content, Path):
             parts.append(_image(content))
-        elif content.lstrip().startswith("|"):
-            parts.append(_markdown_table_to_html(content))
         else:
-            parts.append(f"<p>{html.escape(content)}</p>")
+            parts.append(_markdown_to_html(content))
     style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
              "text-align:right}th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee}")

@@ -6,7 +6,7 @@ checkpoints (``assets/checkpoints``) stand in for the stages that made them, unl
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,20 @@ from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
 
 SHIPPED = Path(__file__).resolve().parents[3] / "assets" / "checkpoints"
 CORPUS_SIZES = {"tiny": {"h": 150, "k": 100}, "small": {"h": None, "k": None}, "paper": {"h": None, "k": None}}
+
+
+@dataclass
+class ExperimentConfig:
+    """What every experiment shares; each experiment's config adds its own fields."""
+
+    preset: str = "small"
+    arch: str = "mdm"
+    repr: str = "guo"
+    seeds: list[int] = field(default_factory=lambda: [0])
+    data_seed: int = 0
+    use_shipped: bool = True
+    contrastive: bool = False  # True: cos(prompt) minus the mean cos with the batch's other prompts
+    finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] table
 
 
 def shipped(tag: str, use_shipped: bool) -> Path | None:

@@ -9,7 +9,7 @@ subset; write ``results.json``, ``results.md``, curves, a render grid and ``repo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,15 @@ from nomocap.eval.protocol import (
     markdown_table,
     write_results,
 )
-from nomocap.experiments.common import corpus_stage, embedding_stage, finetune_stage, pool, pretrain_stage, shipped
+from nomocap.experiments.common import (
+    ExperimentConfig,
+    corpus_stage,
+    embedding_stage,
+    finetune_stage,
+    pool,
+    pretrain_stage,
+    shipped,
+)
 from nomocap.motion.render import render_grid
 from nomocap.pipeline import MotionPipeline
 from nomocap.report import training_curves, write_html
@@ -39,17 +47,9 @@ PRECISION_WORDS = re.compile(r"\b(left|right|clockwise|counter-?clockwise|anticl
 
 
 @dataclass
-class CrossDatasetConfig:
-    preset: str = "small"
-    arch: str = "mdm"
-    repr: str = "guo"
+class CrossDatasetConfig(ExperimentConfig):
     source: str = "h"
     target: str = "k"
-    seeds: list[int] = field(default_factory=lambda: [0])
-    data_seed: int = 0
-    use_shipped: bool = True
-    contrastive: bool = False  # True: cos(prompt) minus the mean cos with the batch's other prompts
-    finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] table
 
 
 def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:

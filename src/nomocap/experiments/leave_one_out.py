@@ -21,6 +21,7 @@ from nomocap.data.categories import CATEGORIES, caption_category, check_category
 from nomocap.data.prompts import load_prompts
 from nomocap.eval.protocol import EvalSet, ProtocolConfig, best_of_n, evaluate, markdown_table
 from nomocap.experiments.common import (
+    ExperimentConfig,
     corpus_stage,
     embedding_stage,
     finetune_stage,
@@ -35,19 +36,11 @@ from nomocap.rl.ddpo import DDPOConfig
 
 
 @dataclass
-class LeaveOneOutConfig:
-    preset: str = "small"
-    arch: str = "mdm"
-    repr: str = "guo"
+class LeaveOneOutConfig(ExperimentConfig):
     domain: str = "h"
     categories: list[str] = field(default_factory=lambda: list(CATEGORIES))
-    seeds: list[int] = field(default_factory=lambda: [0])
-    data_seed: int = 0
-    use_shipped: bool = True
-    contrastive: bool = False
     reach_captions: int = 16
     reach_samples: int = 64
-    finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] table
 
 
 def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None) -> dict:

@@ -25,7 +25,6 @@ AXES = {
     "travel": re.compile(r"\b(forwards?|backwards?)\b", re.I),
 }
 _TRAVEL = {"forward": "backward", "forwards": "backwards", "backward": "forward", "backwards": "forwards"}
-_TRAVEL_RE = re.compile(r"\b(forwards?|backwards?)\b", re.I)
 CELLS = ("followed", "opposite", "both", "neither")
 
 
@@ -45,7 +44,7 @@ def swap_instruction(caption: str) -> str:
         new = _TRAVEL[word.lower()]
         return new.capitalize() if word[0].isupper() else new
 
-    return _TRAVEL_RE.sub(flip, mirror_caption(caption))
+    return AXES["travel"].sub(flip, mirror_caption(caption))
 
 
 def precision_confusion(motions: Sequence[np.ndarray], captions: Sequence[str]) -> dict:

@@ -150,9 +150,9 @@ def judge_accuracy(pipe: MotionPipeline, data: str | Path, split: str = "test", 
 
 
 def generate_joints(pipe: MotionPipeline, pairs: list[tuple[str, int]], sampler: str = "dpm++", steps: int = 10,
-                    guidance: float = 2.5, seed: int = 0) -> list[np.ndarray]:
-    """One motion (joints) per ``(caption, frames)``, in batches of 64."""
-    gen = torch.Generator().manual_seed(seed)
+                    guidance: float = 2.5, seed: int = 0, generator: torch.Generator | None = None) -> list[np.ndarray]:
+    """One motion (joints) per ``(caption, frames)``, in batches of 64; noise from ``generator`` or ``seed``."""
+    gen = generator or torch.Generator().manual_seed(seed)
     chosen = pipe.sampler(sampler, steps)
     joints = []
     for i in range(0, len(pairs), 64):
@@ -174,15 +174,10 @@ def best_of_n(pipe: MotionPipeline, pairs: list[tuple[str, int]], samples: int =
     RL can only re-weight what the model samples; a caption none of whose samples passes is out of reach.
     """
     gen = torch.Generator().manual_seed(seed)
-    chosen = pipe.sampler(sampler, steps)
     passed = []
     for caption, frames in pairs:
-        ok = []
-        for i in range(0, samples, 64):
-            n = min(64, samples - i)
-            joints = pipe.to_joints(pipe.sample([caption] * n, [frames] * n, chosen, guidance, gen))
-            ok += [bool(v) and all(v.values()) for v in (judge_motion(j, caption) for j in joints)]
-        passed.append(ok)
+        joints = generate_joints(pipe, [(caption, frames)] * samples, sampler, steps, guidance, generator=gen)
+        passed.append([bool(v) and all(v.values()) for v in (judge_motion(j, caption) for j in joints)])
     per_caption = np.array([any(p) for p in passed])
     return {"reach": float(per_caption.mean()), "sample_pass_rate": float(np.mean([np.mean(p) for p in passed])),
             "captions": len(pairs), "samples": samples,

@@ -8,7 +8,6 @@ subset; write ``results.json``, ``results.md``, curves, a render grid and ``repo
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from rich.console import Console
 
 from nomocap.data.prompts import load_prompts
 from nomocap.data.synth.judge import judge_batch
-from nomocap.eval.precision import confusion_markdown, precision_confusion
+from nomocap.eval.precision import confusion_markdown, precision_axis, precision_confusion
 from nomocap.eval.protocol import (
     EvalSet,
     ProtocolConfig,
@@ -43,8 +42,6 @@ from nomocap.report import training_curves, write_html
 from nomocap.retrieval.train import EmbeddingModel
 from nomocap.rl.ddpo import DDPOConfig
 
-PRECISION_WORDS = re.compile(r"\b(left|right|clockwise|counter-?clockwise|anticlockwise|forwards?|backwards?)\b", re.I)
-
 
 @dataclass
 class CrossDatasetConfig(ExperimentConfig):
@@ -54,7 +51,7 @@ class CrossDatasetConfig(ExperimentConfig):
 
 def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:
     return [(c.text, len(f)) for it, f in zip(eval_set.items, eval_set.features) for c in it.texts
-            if PRECISION_WORDS.search(c.text)]
+            if precision_axis(c.text) is not None]
 
 
 def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None) -> dict:

@@ -22,9 +22,14 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
         assert len(rows[row]["r_precision"]["mean"]) == 3 and len(rows[row]["r_precision"]["ci"]) == 3
         for metric in ("fid", "mm_dist", "diversity", "judge_accuracy"):
             assert {"mean", "ci"} <= rows[row][metric].keys(), (row, metric)
-    assert "| Fine-tuned (ours) |" in (tmp_path / "results.md").read_text()
+    for row in ("base", "finetuned", "ground_truth"):  # Table 3: forgetting with an evaluator of the source
+        assert {"mean", "ci"} <= rows["source"][row]["fid"].keys(), row
+    assert rows["source"]["ground_truth"]["fid"]["mean"] < rows["source"]["base"]["fid"]["mean"]
+    md = (tmp_path / "results.md").read_text()
+    assert "| Fine-tuned (ours) |" in md and "Table 3" in md
     assert (tmp_path / "report.html").read_text().count("data:image/png;base64") >= 1
-    assert (tmp_path / "finetune_s0" / ".stage.json").exists() and (tmp_path / "base" / ".stage.json").exists()
+    for stage in ("finetune_s0", "base", "source_evaluator"):
+        assert (tmp_path / stage / ".stage.json").exists(), stage
 
 
 def test_a_finished_stage_is_reused_and_a_changed_config_rebuilds_it(tmp_path):

@@ -24,6 +24,8 @@ from nomocap.rewards import MotionBatch
 from nomocap.rewards.retrieval import RetrievalReward
 from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
 
+SAMPLING = {"prompts_per_iteration", "copies", "replay_fraction", "sampler", "steps", "eta", "guidance", "sample_batch"}
+
 
 class RootHeight:
     name = "root_height"
@@ -55,12 +57,19 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="JSON overrides of [finetune]; repeatable")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        baseline = rewards(args, {"lr": 0.0}, Path(tmp) / "baseline")
-        out = {"baseline_reward": baseline.round(4).tolist(), "settings": []}
+        out, baselines = {"settings": []}, {}
         for i, text in enumerate(args.set or ["{}"]):
-            gain = rewards(args, json.loads(text), Path(tmp) / f"setting{i}") - baseline
+            overrides = json.loads(text)
+            # The lr = 0 twin shares every setting that decides the prompts and the noise.
+            sampling = {k: v for k, v in sorted(overrides.items()) if k in SAMPLING}
+            key = json.dumps(sampling)
+            if key not in baselines:
+                baselines[key] = rewards(args, {**sampling, "lr": 0.0}, Path(tmp) / f"baseline{len(baselines)}")
+            baseline = baselines[key]
+            gain = rewards(args, overrides, Path(tmp) / f"setting{i}") - baseline
             half = gain[len(gain) // 2 :]
-            out["settings"].append({"overrides": json.loads(text), "gain": gain.round(4).tolist(),
+            out["settings"].append({"overrides": overrides, "baseline_reward": baseline.round(4).tolist(),
+                                    "gain": gain.round(4).tolist(),
                                     "mean_gain_second_half": round(float(half.mean()), 4),
                                     "iterations_up": int((gain[1:] > 0).sum()), "iterations": len(gain) - 1})
     print(json.dumps(out, indent=1))

@@ -39,7 +39,7 @@ def rewards(args: argparse.Namespace, overrides: dict, folder: Path) -> np.ndarr
                 "seed": args.seed, **overrides}
     cfg = DDPOConfig.from_preset(args.preset, **settings)
     pipe = MotionPipeline.from_run(args.model, cache_dir=folder / ".text_cache")
-    reward = RootHeight() if args.reward == "height" else RetrievalReward.from_run(args.reward, False,
+    reward = RootHeight() if args.reward == "height" else RetrievalReward.from_run(args.reward, args.contrastive,
                                                                                    folder / ".text_cache")
     DDPOTrainer(pipe, reward, load_prompts(args.data, "train"), cfg, folder, args.model,
                 console=Console(quiet=True)).run()
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True, help="corpus whose training captions are the prompts")
     parser.add_argument("--reward", required=True, help="a retrieval run, or 'height' (mean root height)")
+    parser.add_argument("--contrastive", action="store_true", help="the contrastive retrieval reward")
     parser.add_argument("--preset", default="small")
     parser.add_argument("--iterations", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)

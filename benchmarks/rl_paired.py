@@ -24,7 +24,8 @@ from nomocap.rewards import MotionBatch
 from nomocap.rewards.retrieval import RetrievalReward
 from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
 
-SAMPLING = {"prompts_per_iteration", "copies", "replay_fraction", "sampler", "steps", "eta", "guidance", "sample_batch"}
+SAMPLING = {"prompts_per_iteration", "copies", "replay_fraction", "sampler", "steps", "eta", "guidance", "sample_batch",
+            "antithetic", "first_steps"}
 
 
 class RootHeight:

@@ -24,6 +24,7 @@ from nomocap.rewards.physics import FootSkating, foot_skating, ground_penetratio
 from nomocap.rewards.retrieval import RetrievalReward
 from nomocap.rl.advantages import PerPromptStatTracker
 from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
+from nomocap.rl.noise import grouped_noise
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
 
 runner = CliRunner()
@@ -49,9 +50,9 @@ def make_trainer(setup, out, **overrides):
                        val_prompts=prompts[:4])
 
 
-@pytest.mark.parametrize("sampler", ["ddim", "sde-dpm++"])
-def test_importance_ratio_is_one_before_the_first_update(setup, tmp_path, sampler):
-    trainer = make_trainer(setup, tmp_path / sampler, sampler=sampler, guidance=2.5)
+@pytest.mark.parametrize("sampler, antithetic", [("ddim", False), ("sde-dpm++", False), ("sde-dpm++", True)])
+def test_importance_ratio_is_one_before_the_first_update(setup, tmp_path, sampler, antithetic):
+    trainer = make_trainer(setup, tmp_path / sampler, sampler=sampler, guidance=2.5, antithetic=antithetic)
     rollouts, _ = trainer.sample(trainer.draw_prompts(0), trainer._generator(0))
     idx = torch.arange(len(rollouts.prompts))
     with torch.no_grad():
@@ -60,6 +61,30 @@ def test_importance_ratio_is_one_before_the_first_update(setup, tmp_path, sample
                 log_prob, _ = trainer._log_prob(rollouts, idx, step, with_base=False)
                 assert (log_prob - rollouts.log_probs[step]).abs().max() < 1e-5, step
     assert rollouts.trainable[-1] is False
+
+
+def test_grouped_noise_pairs_the_trained_steps_and_shares_the_rest():
+    noise = grouped_noise(8, 4, trained_steps=[0, 1], generator=torch.Generator().manual_seed(0))
+    start, trained, late = noise(-1, torch.Size([8, 5, 3])), noise(1, torch.Size([8, 5, 3])), noise(4, (8, 5, 3))
+    for g in (slice(0, 4), slice(4, 8)):
+        assert all(torch.equal(x[g][0], x[g][k]) for x in (start, late) for k in range(4))
+        torch.testing.assert_close(trained[g][1], -trained[g][0])
+        torch.testing.assert_close(trained[g][3], -trained[g][2])
+        assert not torch.allclose(trained[g][0], trained[g][2])
+    assert not torch.equal(start[0], start[4])  # groups are independent
+    # Each copy is marginally standard normal (moments over many draws).
+    draws = torch.cat([noise(0, (8, 1000, 3)) for _ in range(5)])
+    assert abs(float(draws.mean())) < 0.01 and abs(float(draws.std()) - 1) < 0.01
+    with pytest.raises(ValueError, match="groups of 4"):
+        grouped_noise(6, 4, [0])
+
+
+def test_antithetic_rollouts_differ_only_by_the_trained_steps(setup, tmp_path):
+    trainer = make_trainer(setup, tmp_path, antithetic=True, first_steps=2, copies=4)
+    r, _ = trainer.sample(trainer.draw_prompts(0), trainer._generator(0))
+    start, after_two = r.latents[0], r.latents[2] - r.latents[2].mean(0, keepdim=True)
+    assert torch.equal(start[0], start[3]) and not torch.equal(start[0], start[4])  # one start per prompt
+    assert float(after_two[:4].abs().max()) > 0  # the trained steps' +/- pairs made the copies differ
 
 
 def test_ppo_loss_against_hand_computation():

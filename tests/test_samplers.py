@@ -91,6 +91,8 @@ def test_sde_step_mean_std_closed_form():
     mean = sigma_t / sigma_s * math.exp(-h) * x + alpha_t * (1 - math.exp(-2 * h)) * x0
     torch.testing.assert_close(out.mean, mean)
     assert float(out.std) == pytest.approx(float(sigma_t * math.sqrt(1 - math.exp(-2 * h))))
+    noise = torch.randn(SHAPE, dtype=torch.float64)  # explicit noise replaces the generator's draw
+    torch.testing.assert_close(sampler.step(x0, 0, x, noise=noise).prev_sample, mean + out.std * noise)
 
 
 @pytest.mark.parametrize("name", ["ddim", "ddpm", "sde-dpm++"])

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,8 +119,13 @@ class MotionPipeline:
 
     def sample(self, prompts: list[str], lengths: list[int], sampler: Sampler, guidance: float = 2.5,
                generator: torch.Generator | None = None, keep_trajectory: bool = False,
-               frames: int | None = None) -> Samples:
-        """Denoise from noise for each prompt; ``frames`` pads every sample to one length (default: the longest)."""
+               frames: int | None = None,
+               noise: Callable[[int, torch.Size], torch.Tensor] | None = None) -> Samples:
+        """Denoise from noise for each prompt; ``frames`` pads every sample to one length (default: the longest).
+
+        ``noise(index, shape)``, when given, supplies the standard-normal draws instead of ``generator``:
+        index -1 for the starting latent, then each step's index (RL uses it to correlate rollouts).
+        """
         prompts = check_prompts(prompts)
         if len(lengths) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(lengths)} lengths")
@@ -128,14 +134,16 @@ class MotionPipeline:
         mask = torch.arange(frames)[None, :] < torch.tensor(lengths)[:, None]
         mask = mask.to(self.device)
         step_mask = self.step_mask(mask)
-        x = torch.randn(self.model.sample_shape(n, frames), generator=generator).to(self.device)
+        shape = self.model.sample_shape(n, frames)
+        x = (noise(-1, shape) if noise else torch.randn(shape, generator=generator)).to(self.device)
         traj = Trajectory() if keep_trajectory else None
         prev_x0 = None
         with torch.no_grad():
             for i, t in enumerate(sampler.timesteps):
                 tt = torch.full((n,), int(t), device=self.device, dtype=torch.long)
                 x0 = self.predict_x0(x, tt, cond, mask, guidance)
-                out = sampler.step(x0, i, x, generator=generator, prev_x0=prev_x0, mask=step_mask)
+                out = sampler.step(x0, i, x, generator=generator, prev_x0=prev_x0, mask=step_mask,
+                                   noise=noise(i, x.shape) if noise else None)
                 if traj is not None:
                     traj.latents.append(x)
                     traj.next_latents.append(out.prev_sample)

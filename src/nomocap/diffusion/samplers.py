@@ -57,13 +57,14 @@ def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
 
 
 def _draw(mean: torch.Tensor, std: torch.Tensor, generator: torch.Generator | None,
-          prev_sample: torch.Tensor | None) -> torch.Tensor:
+          prev_sample: torch.Tensor | None, noise: torch.Tensor | None = None) -> torch.Tensor:
     if prev_sample is not None:
         return prev_sample
     if not bool(std > 0):
         return mean
-    noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
-    return mean + std * noise
+    if noise is None:
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+    return mean + std * noise.to(mean)
 
 
 class Sampler:
@@ -96,11 +97,12 @@ class Sampler:
 
     def step(self, model_output: torch.Tensor, index: int, x: torch.Tensor, generator: torch.Generator | None = None,
              prev_sample: torch.Tensor | None = None, prev_x0: torch.Tensor | None = None,
-             mask: torch.Tensor | None = None) -> StepOutput:
+             mask: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> StepOutput:
+        """One step; ``noise`` (standard normal, ``x``'s shape) replaces the generator's draw when given."""
         x0 = self.to_x0(model_output, x, index)
         mean, std = self.mean_std(x0, index, x, prev_x0)
         std = torch.as_tensor(std, dtype=mean.dtype)
-        sample = _draw(mean, std, generator, prev_sample)
+        sample = _draw(mean, std, generator, prev_sample, noise)
         return StepOutput(sample, mean, std, gaussian_log_prob(sample, mean, std, mask), x0)
 
     def mean_std(self, x0, index, x, prev_x0):  # pragma: no cover - abstract

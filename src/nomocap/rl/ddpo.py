@@ -44,6 +44,7 @@ from nomocap.pipeline import MotionPipeline, Samples
 from nomocap.rewards import MotionBatch, Reward
 from nomocap.rl.advantages import PerPromptStatTracker
 from nomocap.rl.distributed import Distributed
+from nomocap.rl.noise import grouped_noise
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
 from nomocap.training import optimizer_tensors, preset_values, restore_optimizer
 
@@ -58,6 +59,7 @@ class DDPOConfig:
     inner_epochs: int = 2
     timestep_fraction: float = 0.5
     first_steps: int = 0  # train only the first (high-noise) denoising steps; 0 = every stochastic step
+    antithetic: bool = False  # a prompt's copies share untrained noise, trained steps in +/- pairs (rl/noise.py)
     clip_range: float = 0.1
     lr: float = 3e-4
     adv_clip: float = 5.0
@@ -114,6 +116,10 @@ class DDPOTrainer:
         if (cfg.prompts_per_iteration * cfg.copies) % self.dist.world:
             raise ValueError(f"{cfg.prompts_per_iteration} prompts x {cfg.copies} copies do not split evenly over "
                              f"{self.dist.world} processes")
+        if cfg.antithetic and (cfg.sample_batch % cfg.copies or cfg.prompts_per_iteration % self.dist.world):
+            raise ValueError(f"antithetic rollouts keep a prompt's {cfg.copies} copies together: sample_batch "
+                             f"({cfg.sample_batch}) must be a multiple of copies and prompts_per_iteration "
+                             f"({cfg.prompts_per_iteration}) of the {self.dist.world} processes")
         self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
         self.replay = replay or []
         self.val = (val_prompts or [])[: cfg.val_prompts]
@@ -157,10 +163,14 @@ class DDPOTrainer:
         prompts = batch[mine]
         frames = max(p.frames for p in prompts)
         parts: list[Samples] = []
+        trained_steps = range(self.cfg.first_steps if self.cfg.first_steps > 0 else self.cfg.steps)
         for i in range(0, len(prompts), self.cfg.sample_batch):
             chunk = prompts[i : i + self.cfg.sample_batch]
+            noise = grouped_noise(len(chunk), self.cfg.copies, trained_steps, generator) if self.cfg.antithetic \
+                else None
             parts.append(self.pipe.sample([p.text for p in chunk], [p.frames for p in chunk], self.sampler,
-                                          self.cfg.guidance, generator, keep_trajectory=True, frames=frames))
+                                          self.cfg.guidance, generator, keep_trajectory=True, frames=frames,
+                                          noise=noise))
         texts = [p.text for p in prompts]
         trajs = [s.trajectory for s in parts]
         latents = _cat_steps([t.latents + [s.latents] for t, s in zip(trajs, parts)])

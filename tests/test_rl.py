@@ -12,7 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from nomocap.checkpoint import load_tensors
-from nomocap.cli import app
+from nomocap.cli import app, parse_settings
 from nomocap.data.prompts import Prompt, load_prompts
 from nomocap.data.synth.corpus import synthesize
 from nomocap.experiments.common import SHIPPED
@@ -179,6 +179,8 @@ def test_contrastive_reward_prefers_the_own_prompt(setup):
     (["--prompts", "EMPTY"], "no prompts"),
     (["--data", "DATA", "--category", "dancing"], "unknown category"),
     (["--reward", "BASE"], "expected a 'retrieval' run"),
+    (["--set", "antithetic"], "expected KEY=VALUE"),
+    (["--set", "clip=0.1"], "unknown fine-tuning setting"),
 ])
 def test_finetune_bad_input_fails_before_work(setup, tmp_path, args, needle):
     data, base, reward_run = setup
@@ -193,6 +195,13 @@ def test_finetune_bad_input_fails_before_work(setup, tmp_path, args, needle):
     result = runner.invoke(app, base_args + args)
     assert result.exit_code == 2 and needle in result.output.replace("\n", " "), result.output
     assert not (tmp_path / "o" / "log.jsonl").exists()
+
+
+def test_set_overrides_reach_the_config():
+    settings = parse_settings(["antithetic=true", "lr=0.002", "sampler=ddim", "first_steps = 3"])
+    assert settings == {"antithetic": True, "lr": 0.002, "sampler": "ddim", "first_steps": 3}
+    cfg = DDPOConfig.from_preset("tiny", **settings)
+    assert cfg.antithetic is True and cfg.lr == 0.002 and cfg.sampler == "ddim" and cfg.first_steps == 3
 
 
 def _finetune_rows(setup, out, launcher: list[str]) -> list[dict]:

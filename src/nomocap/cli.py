@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,23 @@ err_console = Console(stderr=True)
 def fail(message: str, code: int = 2) -> None:
     err_console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
+
+
+SET_HELP = "override a [finetune] preset setting, KEY=VALUE (repeatable), e.g. --set antithetic=true"
+
+
+def parse_settings(items: list[str] | None) -> dict:
+    """``--set KEY=VALUE`` pairs; values are read as JSON (numbers, true/false), anything else as text."""
+    settings = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. --set antithetic=true")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value
+    return settings
 
 
 @data_app.command("check")
@@ -335,7 +353,6 @@ def score_retrieval(
 
     Example: nomocap score-retrieval --model runs/reward_k --data data/k
     """
-    import json as _json
 
     from nomocap.checkpoint import CheckpointError
     from nomocap.retrieval.scores import mirror_separation, retrieval_scores
@@ -346,7 +363,7 @@ def score_retrieval(
         result = {**retrieval_scores(m, data, split), "mirror_separation": mirror_separation(m, data, split)}
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))
-    console.print_json(_json.dumps(result))
+    console.print_json(json.dumps(result))
 
 
 @app.command("judge-model")
@@ -365,7 +382,6 @@ def judge_model(
 
     Example: nomocap judge-model --model runs/base_h --data data/h --split test
     """
-    import json as _json
 
     from nomocap.checkpoint import CheckpointError
     from nomocap.eval.protocol import judge_accuracy
@@ -377,7 +393,7 @@ def judge_model(
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))
     result.pop("verdicts")
-    console.print_json(_json.dumps(result))
+    console.print_json(json.dumps(result))
 
 
 @app.command("evaluate")
@@ -436,6 +452,7 @@ def finetune(
     lr: float = typer.Option(None, help="override the adapters' learning rate"),
     kl_coef: float = typer.Option(None, help="override the KL-to-base coefficient"),
     replay_fraction: float = typer.Option(None, help="override the fraction of replayed source prompts"),
+    settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
     resume: bool = typer.Option(False, help="continue the run in --out"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
@@ -456,8 +473,9 @@ def finetune(
     if len(sources) != 1:
         fail("give exactly one prompt source: --data DIR, --prompts FILE or --annotations JSON")
     try:
-        cfg = DDPOConfig.from_preset(preset, iterations=iterations, clip_range=clip_range, kl_coef=kl_coef,
-                                     replay_fraction=replay_fraction, lr=lr, seed=seed)
+        cfg = DDPOConfig.from_preset(preset, **{**parse_settings(settings), **dict(
+            iterations=iterations, clip_range=clip_range, kl_coef=kl_coef, replay_fraction=replay_fraction, lr=lr,
+            seed=seed)})
         train_prompts = load_prompts(sources[0], "train", category)
         val_prompts = load_prompts(sources[0], "val", category) if sources[0].is_dir() or \
             sources[0].suffix == ".json" else []
@@ -531,6 +549,7 @@ def experiment(
     from_scratch: bool = typer.Option(False, help="ignore shipped checkpoints and train every model"),
     contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
     categories: str = typer.Option(None, help="leave-one-out: comma-separated classes (default: both)"),
+    settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Run one of the paper's experiments end to end and write results.json, results.md and report.html.
 
@@ -538,21 +557,24 @@ def experiment(
     """
     from nomocap.checkpoint import CheckpointError
     from nomocap.experiments import cross_dataset, leave_one_out
+    from nomocap.rl.ddpo import DDPOConfig
 
     if name not in ("cross-dataset", "leave-one-out"):
         fail(f"unknown experiment {name!r}: available: cross-dataset, leave-one-out")
     try:
         seed_list = [int(s) for s in seeds.split(",")]
+        overrides = parse_settings(settings)
+        DDPOConfig.from_preset(preset, **overrides)  # an unknown setting fails here, before any stage runs
         if name == "cross-dataset":
             cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,
                                                    seeds=seed_list, use_shipped=not from_scratch,
-                                                   contrastive=contrastive)
+                                                   contrastive=contrastive, finetune=overrides)
             cross_dataset.run(out, cfg, console)
         else:
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)
             loo = leave_one_out.LeaveOneOutConfig(preset=preset, arch=arch, repr=repr, domain=source,
                                                   categories=chosen, seeds=seed_list, use_shipped=not from_scratch,
-                                                  contrastive=contrastive)
+                                                  contrastive=contrastive, finetune=overrides)
             leave_one_out.run(out, loo, console)
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))

@@ -17,6 +17,7 @@ collapse of the within-prompt reward spread stops the run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -81,6 +82,10 @@ class DDPOConfig:
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> DDPOConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown fine-tuning setting(s) {unknown}; known: {', '.join(sorted(known))}")
         return cls(**preset_values("finetune", preset, overrides))
 
 

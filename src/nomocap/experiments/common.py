@@ -40,9 +40,18 @@ class ExperimentConfig:
     finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] table
 
 
-def shipped(tag: str, use_shipped: bool) -> Path | None:
+def shipped(kind: str, domain: str, cfg: ExperimentConfig) -> Path | None:
+    """The shipped checkpoint of ``kind`` (base, retrieval, evaluator) trained on the default ``domain`` corpus.
+
+    None when nothing of that kind ships for the domain, or ``cfg`` asks for other corpora or no shipped models.
+    """
+    tags = {("base", "h"): f"base_{cfg.preset}_{cfg.arch}_{cfg.repr}", ("retrieval", "k"): f"reward_{cfg.preset}",
+            ("evaluator", "k"): f"evaluator_{cfg.preset}", ("evaluator", "h"): f"evaluator_{cfg.preset}_h"}
+    tag = tags.get((kind, domain))
+    if tag is None or not cfg.use_shipped or cfg.data_seed != 0:
+        return None
     path = SHIPPED / tag
-    return path if use_shipped and (path / "model.safetensors").exists() else None
+    return path if (path / "model.safetensors").exists() else None
 
 
 def corpus_stage(out: Path, domain: str, preset: str, seed: int, console: Console) -> Path:

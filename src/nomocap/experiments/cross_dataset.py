@@ -62,13 +62,12 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     out.mkdir(parents=True, exist_ok=True)
     data = {d: corpus_stage(out, d, cfg.preset, cfg.data_seed, console) for d in (cfg.source, cfg.target)}
     src, tgt = data[cfg.source], data[cfg.target]
-    # The shipped checkpoints are the h -> k ones (base on h; reward model and evaluator on k).
-    base = shipped(f"base_{cfg.preset}_{cfg.arch}_{cfg.repr}", cfg.use_shipped and cfg.source == "h") or pretrain_stage(
-        out / "base", src, cfg.preset, cfg.arch, cfg.repr, console)
-    reward = shipped(f"reward_{cfg.preset}", cfg.use_shipped and cfg.target == "k") or embedding_stage(
-        out / "reward", tgt, "retrieval", cfg.preset, console)
-    evaluator_run = shipped(f"evaluator_{cfg.preset}", cfg.use_shipped and cfg.target == "k") or embedding_stage(
-        out / "evaluator", tgt, "evaluator", cfg.preset, console)
+    base = shipped("base", cfg.source, cfg) or pretrain_stage(out / "base", src, cfg.preset, cfg.arch, cfg.repr,
+                                                             console)
+    reward = shipped("retrieval", cfg.target, cfg) or embedding_stage(out / "reward", tgt, "retrieval", cfg.preset,
+                                                                      console)
+    evaluator_run = shipped("evaluator", cfg.target, cfg) or embedding_stage(out / "evaluator", tgt, "evaluator",
+                                                                             cfg.preset, console)
     console.print(f"base {base}\nreward {reward}\nevaluator {evaluator_run}")
 
     adapters = [finetune_stage(out / f"finetune_s{seed}", base, reward,
@@ -130,8 +129,8 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
 def _source_rows(out: Path, src: Path, cfg: CrossDatasetConfig, protocol: ProtocolConfig, base_pipe: MotionPipeline,
                  tuned: list[MotionPipeline], console: Console) -> dict:
     """Base and fine-tuned models on the source's test split, with an evaluator trained on the source."""
-    run = shipped(f"evaluator_{cfg.preset}_h", cfg.use_shipped and cfg.source == "h") or embedding_stage(
-        out / "source_evaluator", src, "evaluator", cfg.preset, console)
+    run = shipped("evaluator", cfg.source, cfg) or embedding_stage(out / "source_evaluator", src, "evaluator",
+                                                                   cfg.preset, console)
     evaluator = EmbeddingModel.load(run, "evaluator")
     eval_set = EvalSet(src, "test", evaluator)
     return {"ground_truth": evaluate(evaluator, src, protocol, None, console=console, eval_set=eval_set),

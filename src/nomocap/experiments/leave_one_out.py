@@ -49,11 +49,12 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
     out.mkdir(parents=True, exist_ok=True)
     categories = [check_category(c) for c in cfg.categories]
     data = corpus_stage(out, cfg.domain, cfg.preset, cfg.data_seed, console)
-    full = shipped(f"base_{cfg.preset}_{cfg.arch}_{cfg.repr}", cfg.use_shipped and cfg.domain == "h") or \
-        pretrain_stage(out / "base_full", data, cfg.preset, cfg.arch, cfg.repr, console)
-    reward = embedding_stage(out / "reward", data, "retrieval", cfg.preset, console)
-    evaluator = EmbeddingModel.load(embedding_stage(out / "evaluator", data, "evaluator", cfg.preset, console),
-                                    "evaluator")
+    full = shipped("base", cfg.domain, cfg) or pretrain_stage(out / "base_full", data, cfg.preset, cfg.arch, cfg.repr,
+                                                             console)
+    reward = shipped("retrieval", cfg.domain, cfg) or embedding_stage(out / "reward", data, "retrieval", cfg.preset,
+                                                                      console)
+    evaluator = EmbeddingModel.load(shipped("evaluator", cfg.domain, cfg) or embedding_stage(
+        out / "evaluator", data, "evaluator", cfg.preset, console), "evaluator")
     protocol = ProtocolConfig.from_preset(cfg.preset)
     results, sections = {}, []
     for category in categories:

@@ -133,6 +133,27 @@ def test_only_lora_trains_and_the_base_is_untouched(setup, tmp_path):
     assert (tmp_path / "ft" / "adapter" / "adapter_model.safetensors").exists()
 
 
+def test_gated_adapter_acts_only_at_the_trained_noise_levels(setup, tmp_path):
+    _, base, _ = setup
+    trainer = make_trainer(setup, tmp_path / "ft", gate_adapter=True, first_steps=2, lr=1e-2, iterations=2)
+    trainer.run()
+    gate = int(trainer.sampler.timesteps[1])
+    tuned, plain = MotionPipeline.from_run(base, adapter=tmp_path / "ft" / "adapter"), MotionPipeline.from_run(base)
+    assert tuned.adapter_min_timestep == gate
+    g = torch.Generator().manual_seed(0)
+    x, cond, mask = torch.randn(2, 40, 263, generator=g), plain.encode(["a person walks", "a person jumps"]), \
+        torch.ones(2, 40, dtype=torch.bool)
+    with torch.no_grad():
+        def both(t):
+            tt = torch.full((2,), t)
+            return tuned.predict_x0(x, tt, cond, mask, 2.5), plain.predict_x0(x, tt, cond, mask, 2.5)
+        torch.testing.assert_close(*both(gate - 1))  # below the gate: the base model, exactly
+        with_adapter, without = both(gate)  # at and above it: the adapter
+        assert (with_adapter - without).abs().max() > 1e-4
+        with pytest.raises(ValueError, match="both sides"):
+            tuned.predict_x0(x, torch.tensor([gate, gate - 1]), cond, mask, 2.5)
+
+
 def test_resume_after_kill_reproduces_the_adapter(setup, tmp_path):
     make_trainer(setup, tmp_path / "straight", iterations=3, clip_range=0.2, lr=1e-2).run()
     make_trainer(setup, tmp_path / "killed", iterations=3, clip_range=0.2, lr=1e-2).run(stop_after=1)

@@ -76,6 +76,8 @@ class MotionPipeline:
         self.representation = representation or get_representation("guo", T2M)
         self.skeleton = self.representation.skeleton
         self._null: torch.Tensor | None = None
+        # A LoRA adapter acts only at timesteps >= this (None: everywhere); see rl/ddpo.py, gate_adapter.
+        self.adapter_min_timestep: int | None = None
 
     @classmethod
     def from_run(cls, run: str | Path, device: str = "cpu", cache_dir: str | Path | None = None,
@@ -83,10 +85,12 @@ class MotionPipeline:
         from nomocap.models.registry import load_denoiser, normalizer_tensors
 
         model, config = load_denoiser(run)
+        min_timestep = None
         if adapter is not None:
-            from nomocap.models.lora import load_adapter
+            from nomocap.models.lora import adapter_min_timestep, load_adapter
 
             model = load_adapter(model, adapter, run)
+            min_timestep = adapter_min_timestep(adapter)
         mean, std = normalizer_tensors(run)
         encoder = load_text_encoder(config["text_encoder"], cache_dir, exact=True)
         if encoder.dim != config["model"]["text_dim"]:
@@ -94,7 +98,9 @@ class MotionPipeline:
                              f"{config['model']['text_dim']}")
         schedule = NoiseSchedule.named(config["schedule"], config["diffusion_steps"])
         representation = get_representation(config.get("repr", "guo"), config.get("skeleton", "t2m"))
-        return cls(model.to(device), schedule, Normalizer(mean.numpy(), std.numpy()), encoder, device, representation)
+        pipe = cls(model.to(device), schedule, Normalizer(mean.numpy(), std.numpy()), encoder, device, representation)
+        pipe.adapter_min_timestep = min_timestep
+        return pipe
 
     @property
     def fps(self) -> float:
@@ -111,7 +117,16 @@ class MotionPipeline:
 
     def predict_x0(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor,
                    guidance: float, model: nn.Module | None = None) -> torch.Tensor:
-        """The guided clean-sample prediction of ``self.model`` (or of ``model``, e.g. its DDP wrapper)."""
+        """The guided clean-sample prediction of ``self.model`` (or of ``model``, e.g. its DDP wrapper).
+
+        Below ``adapter_min_timestep`` the LoRA adapter is switched off: the base model denoises there.
+        """
+        gate = self.adapter_min_timestep
+        if gate is not None and int(t.min()) < gate:
+            if int(t.max()) >= gate:
+                raise ValueError(f"one batch mixes timesteps on both sides of the adapter's gate ({gate})")
+            with self.model.disable_adapter():
+                return guided_prediction(self.model, x, t, cond, self.null, guidance, mask=mask)
         return guided_prediction(model or self.model, x, t, cond, self.null, guidance, mask=mask)
 
     def sampler(self, name: str = "dpm++", steps: int = 10, eta: float = 1.0) -> Sampler:

@@ -51,6 +51,15 @@ def load_adapter(model: nn.Module, adapter_dir: str | Path, base_run: str | Path
     return peft_model
 
 
+def adapter_min_timestep(adapter_dir: str | Path) -> int | None:
+    """The timestep below which the adapter stays off (``base_model.json``), or None when it acts everywhere."""
+    import json
+
+    marker = Path(adapter_dir) / "base_model.json"
+    value = json.loads(marker.read_text()).get("min_timestep") if marker.is_file() else None
+    return None if value is None else int(value)
+
+
 def base_fingerprint(tensors: dict[str, torch.Tensor]) -> str:
     """A short hash of a base checkpoint's weights, stored with adapters to catch mismatches."""
     import hashlib

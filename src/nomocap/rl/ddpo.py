@@ -61,6 +61,7 @@ class DDPOConfig:
     timestep_fraction: float = 0.5
     first_steps: int = 0  # train only the first (high-noise) denoising steps; 0 = every stochastic step
     antithetic: bool = False  # a prompt's copies share untrained noise, trained steps in +/- pairs (rl/noise.py)
+    gate_adapter: bool = False  # the adapter acts only at the trained (first_steps) noise levels
     clip_range: float = 0.1
     lr: float = 3e-4
     adv_clip: float = 5.0
@@ -144,6 +145,9 @@ class DDPOTrainer:
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps, cfg.eta)
         if not self.sampler.stochastic:
             raise ValueError(f"sampler {cfg.sampler!r} is deterministic: RL needs ddim (eta > 0), ddpm or sde-dpm++")
+        if cfg.gate_adapter and cfg.first_steps > 0:
+            # Untrained steps would otherwise run an adapter that no gradient ever judged at their noise level.
+            pipe.adapter_min_timestep = int(self.sampler.timesteps[cfg.first_steps - 1])
         self.tracker = PerPromptStatTracker(cfg.stat_buffer, min(cfg.copies, 4), cfg.adv_clip)
         self.iteration, self.best, self.initial_spread, self.collapsed_for = 0, -math.inf, None, 0
 
@@ -295,7 +299,8 @@ class DDPOTrainer:
         self.policy.save_pretrained(str(tmp))
         fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
         atomic_write_text(tmp / "base_model.json", json.dumps({"base_run": str(self.base_run.resolve()),
-                                                               "fingerprint": fingerprint}) + "\n")
+                                                               "fingerprint": fingerprint,
+                                                               "min_timestep": self.pipe.adapter_min_timestep}) + "\n")
         if folder.exists():
             import shutil
 

@@ -88,7 +88,10 @@ def finetune_stage(folder: Path, base: Path, reward: Path, cfg: DDPOConfig, prom
         DDPOTrainer(pipe, reward_fn, prompts, cfg, f, base, replay, val, console).run(
             resume=(f / "train_state.safetensors").exists())
 
-    config = {"ddpo": asdict(cfg), "base": str(base), "reward": str(reward), "contrastive": contrastive,
+    # Opt-in switches (antithetic, gate_adapter) enter the settings only when on: a finished stage made
+    # before a switch existed stays valid, and turning one on re-runs the stage.
+    ddpo = {k: v for k, v in asdict(cfg).items() if v is not False}
+    config = {"ddpo": ddpo, "base": str(base), "reward": str(reward), "contrastive": contrastive,
               "prompts": len(prompts), "replay": len(replay)}
     return run_stage(folder, config, finetune, console, f"fine-tuning {folder.name}")
 

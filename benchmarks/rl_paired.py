@@ -63,7 +63,8 @@ def main() -> None:
         for i, text in enumerate(args.set or ["{}"]):
             overrides = json.loads(text)
             # The lr = 0 twin shares every setting that decides the prompts and the noise.
-            sampling = {k: v for k, v in sorted(overrides.items()) if k in SAMPLING}
+            sampling = {k: v for k, v in sorted(overrides.items())
+                        if k in SAMPLING and (k != "first_steps" or overrides.get("antithetic"))}
             key = json.dumps(sampling)
             if key not in baselines:
                 baselines[key] = rewards(args, {**sampling, "lr": 0.0}, Path(tmp) / f"baseline{len(baselines)}")

@@ -473,9 +473,10 @@ def finetune(
     if len(sources) != 1:
         fail("give exactly one prompt source: --data DIR, --prompts FILE or --annotations JSON")
     try:
-        cfg = DDPOConfig.from_preset(preset, **{**parse_settings(settings), **dict(
-            iterations=iterations, clip_range=clip_range, kl_coef=kl_coef, replay_fraction=replay_fraction, lr=lr,
-            seed=seed)})
+        named = dict(iterations=iterations, clip_range=clip_range, kl_coef=kl_coef, replay_fraction=replay_fraction,
+                     lr=lr, seed=seed)  # an option left unset must not hide the same key given with --set
+        cfg = DDPOConfig.from_preset(preset, **{**parse_settings(settings),
+                                                **{k: v for k, v in named.items() if v is not None}})
         train_prompts = load_prompts(sources[0], "train", category)
         val_prompts = load_prompts(sources[0], "val", category) if sources[0].is_dir() or \
             sources[0].suffix == ".json" else []

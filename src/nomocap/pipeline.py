@@ -87,10 +87,10 @@ class MotionPipeline:
         model, config = load_denoiser(run)
         min_timestep = None
         if adapter is not None:
-            from nomocap.models.lora import adapter_min_timestep, load_adapter
+            from nomocap.models.lora import adapter_metadata, load_adapter
 
             model = load_adapter(model, adapter, run)
-            min_timestep = adapter_min_timestep(adapter)
+            min_timestep = adapter_metadata(adapter).get("min_timestep")
         mean, std = normalizer_tensors(run)
         encoder = load_text_encoder(config["text_encoder"], cache_dir, exact=True)
         if encoder.dim != config["model"]["text_dim"]:

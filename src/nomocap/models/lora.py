@@ -34,30 +34,26 @@ def load_lora(model: nn.Module, adapter_dir: str | Path, trainable: bool = False
 
 def load_adapter(model: nn.Module, adapter_dir: str | Path, base_run: str | Path) -> PeftModel:
     """Attach a fine-tuned adapter for inference, refusing one trained on another base model."""
-    import json
 
     from nomocap.checkpoint import CheckpointError, load_tensors
 
     adapter_dir = Path(adapter_dir)
     if not (adapter_dir / "adapter_config.json").is_file():
         raise CheckpointError(f"{adapter_dir} is not a LoRA adapter folder (no adapter_config.json)")
-    marker = adapter_dir / "base_model.json"
-    if marker.is_file():
-        expected = json.loads(marker.read_text())["fingerprint"]
-        if expected != base_fingerprint(load_tensors(Path(base_run) / "model.safetensors")):
-            raise CheckpointError(f"{adapter_dir} was trained on another base model than {base_run}")
+    expected = adapter_metadata(adapter_dir).get("fingerprint")
+    if expected is not None and expected != base_fingerprint(load_tensors(Path(base_run) / "model.safetensors")):
+        raise CheckpointError(f"{adapter_dir} was trained on another base model than {base_run}")
     peft_model = load_lora(model, adapter_dir)
     peft_model.eval()
     return peft_model
 
 
-def adapter_min_timestep(adapter_dir: str | Path) -> int | None:
-    """The timestep below which the adapter stays off (``base_model.json``), or None when it acts everywhere."""
+def adapter_metadata(adapter_dir: str | Path) -> dict:
+    """What nomocap stores beside a peft adapter (``base_model.json``: base fingerprint, ``min_timestep``)."""
     import json
 
     marker = Path(adapter_dir) / "base_model.json"
-    value = json.loads(marker.read_text()).get("min_timestep") if marker.is_file() else None
-    return None if value is None else int(value)
+    return json.loads(marker.read_text()) if marker.is_file() else {}
 
 
 def base_fingerprint(tensors: dict[str, torch.Tensor]) -> str:

@@ -130,6 +130,8 @@ class DDPOTrainer:
         self.replay = replay or []
         self.val = (val_prompts or [])[: cfg.val_prompts]
         self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
+        # Read once: every saved adapter carries it (the base checkpoint is never modified).
+        self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
         self.run_config = run_config or {}
         base = pipe.model
         base.eval()
@@ -297,9 +299,8 @@ class DDPOTrainer:
     def save_adapter(self, folder: Path) -> None:
         tmp = folder.with_name(f".{folder.name}.tmp")
         self.policy.save_pretrained(str(tmp))
-        fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
         atomic_write_text(tmp / "base_model.json", json.dumps({"base_run": str(self.base_run.resolve()),
-                                                               "fingerprint": fingerprint,
+                                                               "fingerprint": self.base_fingerprint,
                                                                "min_timestep": self.pipe.adapter_min_timestep}) + "\n")
         if folder.exists():
             import shutil

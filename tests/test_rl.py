@@ -11,7 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from nomocap.checkpoint import load_tensors
+from nomocap.checkpoint import CheckpointError, load_tensors
 from nomocap.cli import app, parse_settings
 from nomocap.data.prompts import Prompt, load_prompts
 from nomocap.data.synth.corpus import synthesize
@@ -152,6 +152,17 @@ def test_gated_adapter_acts_only_at_the_trained_noise_levels(setup, tmp_path):
         assert (with_adapter - without).abs().max() > 1e-4
         with pytest.raises(ValueError, match="both sides"):
             tuned.predict_x0(x, torch.tensor([gate, gate - 1]), cond, mask, 2.5)
+
+
+def test_an_adapter_of_another_base_is_refused(setup, tmp_path):
+    _, base, _ = setup
+    make_trainer(setup, tmp_path / "ft", iterations=1).run()
+    marker = tmp_path / "ft" / "adapter" / "base_model.json"
+    meta = json.loads(marker.read_text())
+    MotionPipeline.from_run(base, adapter=tmp_path / "ft" / "adapter")  # its own base: accepted
+    marker.write_text(json.dumps({**meta, "fingerprint": "0" * 16}))  # as if made on another base model
+    with pytest.raises(CheckpointError, match="another base model"):
+        MotionPipeline.from_run(base, adapter=tmp_path / "ft" / "adapter")
 
 
 def test_resume_after_kill_reproduces_the_adapter(setup, tmp_path):

@@ -218,10 +218,11 @@ def markdown_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(rows: dict[str, dict], out: str | Path) -> tuple[Path, Path]:
+def write_results(rows: dict[str, dict], out: str | Path, markdown: str | None = None) -> tuple[Path, Path]:
+    """``results.json`` and ``results.md`` (``markdown``, by default the rows as the paper's table), atomically."""
     from nomocap.checkpoint import atomic_write_text
 
     out = Path(out)
     atomic_write_text(out / "results.json", json.dumps(rows, indent=2, default=float) + "\n")
-    atomic_write_text(out / "results.md", markdown_table(rows))
+    atomic_write_text(out / "results.md", markdown_table(rows) if markdown is None else markdown)
     return out / "results.json", out / "results.md"

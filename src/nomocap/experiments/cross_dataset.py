@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from nomocap.checkpoint import atomic_write_text
 from nomocap.data.prompts import load_prompts
 from nomocap.data.synth.judge import judge_batch
 from nomocap.eval.precision import confusion_markdown, precision_axis, precision_confusion
@@ -79,12 +78,9 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     evaluator = EmbeddingModel.load(evaluator_run, "evaluator")
     protocol = ProtocolConfig.from_preset(cfg.preset)
     eval_set = EvalSet(tgt, "test", evaluator)
-    rows = {"ground_truth": evaluate(evaluator, tgt, protocol, None, console=console, eval_set=eval_set)}
     base_pipe = MotionPipeline.from_run(base)
-    rows["base"] = evaluate(evaluator, tgt, protocol, base_pipe, console=console, eval_set=eval_set)
     tuned = [MotionPipeline.from_run(base, adapter=a / "best") for a in adapters]
-    per_seed = [evaluate(evaluator, tgt, protocol, p, console=console, eval_set=eval_set) for p in tuned]
-    rows["finetuned"] = pool(per_seed)
+    rows = _table_rows(evaluator, tgt, eval_set, protocol, base_pipe, tuned, console)
     precision = precision_prompts(eval_set)
     captions = [p for p, _ in precision]
     motions = {name: [generate_joints(p, precision, protocol.sampler, protocol.steps, protocol.guidance)
@@ -111,14 +107,13 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
                   f"evaluator trained on {cfg.source}.\n\n" + markdown_table(
                       {"Ground truth": rows["source"]["ground_truth"], f"Pretrained on {cfg.source}":
                        rows["source"]["base"], "Fine-tuned (ours)": rows["source"]["finetuned"]}))
-    write_results(rows, out)
     notes = (f"Precision prompts ({len(precision)} {cfg.target} test captions with left/right, clockwise/counter-"
              f"clockwise or forward/backward): judge accuracy base {prec['base']:.3f}, fine-tuned "
              f"{prec['finetuned']:.3f}. Each side/direction attribute judged against the prompt and its swapped "
              f"twin:\n\n{confusion_markdown({'Pretrained': confusion['base'], 'Fine-tuned': confusion['finetuned']})}"
              f"\nForgetting ({source_limit} {cfg.source} test captions): judge accuracy "
              f"base {forget['base']:.3f}, fine-tuned {forget['finetuned']:.3f}.\n")
-    atomic_write_text(out / "results.md", table + "\n" + notes)
+    write_results(rows, out, table + "\n" + notes)
     _report(out, cfg, table, notes, adapters[0], base_pipe, tuned[0], precision)
     print(table)
     console.print(notes)
@@ -132,11 +127,17 @@ def _source_rows(out: Path, src: Path, cfg: CrossDatasetConfig, protocol: Protoc
     run = shipped("evaluator", cfg.source, cfg) or embedding_stage(out / "source_evaluator", src, "evaluator",
                                                                    cfg.preset, console)
     evaluator = EmbeddingModel.load(run, "evaluator")
-    eval_set = EvalSet(src, "test", evaluator)
-    return {"ground_truth": evaluate(evaluator, src, protocol, None, console=console, eval_set=eval_set),
-            "base": evaluate(evaluator, src, protocol, base_pipe, console=console, eval_set=eval_set),
-            "finetuned": pool([evaluate(evaluator, src, protocol, p, console=console, eval_set=eval_set)
-                               for p in tuned])}
+    return _table_rows(evaluator, src, EvalSet(src, "test", evaluator), protocol, base_pipe, tuned, console)
+
+
+def _table_rows(evaluator: EmbeddingModel, data: Path, eval_set: EvalSet, protocol: ProtocolConfig,
+                base_pipe: MotionPipeline, tuned: list[MotionPipeline], console: Console) -> dict:
+    """The table's rows on one test split: real motions, the base, and the fine-tuned seeds pooled."""
+
+    def row(pipe: MotionPipeline | None) -> dict:
+        return evaluate(evaluator, data, protocol, pipe, console=console, eval_set=eval_set)
+
+    return {"ground_truth": row(None), "base": row(base_pipe), "finetuned": pool([row(p) for p in tuned])}
 
 
 def _report(out: Path, cfg: CrossDatasetConfig, table: str, notes: str, adapter: Path, base_pipe: MotionPipeline,

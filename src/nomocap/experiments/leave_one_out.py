@@ -10,16 +10,14 @@ re-weights what the model samples, so a caption out of reach is not expected to 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 
-from nomocap.checkpoint import atomic_write_text
 from nomocap.data.categories import CATEGORIES, caption_category, check_category
 from nomocap.data.prompts import load_prompts
-from nomocap.eval.protocol import EvalSet, ProtocolConfig, best_of_n, evaluate, markdown_table
+from nomocap.eval.protocol import EvalSet, ProtocolConfig, best_of_n, evaluate, markdown_table, write_results
 from nomocap.experiments.common import (
     ExperimentConfig,
     corpus_stage,
@@ -91,8 +89,7 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
                      (f"Fine-tuning curves ({category}, seed {cfg.seeds[0]})",
                       training_curves(adapters[0] / "log.jsonl", out / f"curves_{category}.png"))]
         console.print(table + "\n" + notes)
-    atomic_write_text(out / "results.json", json.dumps(results, indent=2, default=float) + "\n")
-    atomic_write_text(out / "results.md", "\n".join(str(body) for _, body in sections if isinstance(body, str)))
+    write_results(results, out, "\n".join(body for _, body in sections if isinstance(body, str)))
     write_html(out / "report.html", "nomocap leave-one-out report", sections)
     console.print(f"report: {out / 'report.html'}")
     return results

@@ -67,3 +67,17 @@ def test_report_renders_paragraphs_and_tables(tmp_path):
     md = "Some numbers:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nA closing remark."
     page = write_html(tmp_path / "r.html", "t", [("section", md)]).read_text()
     assert "<td>1</td>" in page and "<p>Some numbers:</p>" in page and "<p>A closing remark.</p>" in page
+
+
+def test_shipped_checkpoints_stand_in_only_for_the_default_corpora():
+    from nomocap.experiments.common import SHIPPED, ExperimentConfig, shipped
+
+    small = ExperimentConfig(preset="small")
+    for kind, domain, tag in [("base", "h", "base_small_mdm_guo"), ("retrieval", "k", "reward_small"),
+                              ("retrieval", "h", "reward_small_h"), ("evaluator", "k", "evaluator_small"),
+                              ("evaluator", "h", "evaluator_small_h")]:
+        assert shipped(kind, domain, small) == SHIPPED / tag
+    assert shipped("base", "k", small) is None  # nothing pretrained on k ships
+    assert shipped("retrieval", "h", ExperimentConfig(preset="small", data_seed=1)) is None
+    assert shipped("retrieval", "h", ExperimentConfig(preset="small", use_shipped=False)) is None
+    assert shipped("evaluator", "k", ExperimentConfig(preset="tiny")) is None

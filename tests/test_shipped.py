@@ -27,5 +27,7 @@ def test_shipped_checkpoints_are_reproduced(tmp_path):
                                                            EmbeddingTrainConfig.from_preset("retrieval", "small")))
     _close(SHIPPED / "evaluator_small", train_embedding_model(k, tmp_path / "ev",
                                                               EmbeddingTrainConfig.from_preset("evaluator", "small")))
+    _close(SHIPPED / "reward_small_h", train_embedding_model(h, tmp_path / "reward_h",
+                                                             EmbeddingTrainConfig.from_preset("retrieval", "small")))
     _close(SHIPPED / "evaluator_small_h", train_embedding_model(h, tmp_path / "ev_h",
                                                                 EmbeddingTrainConfig.from_preset("evaluator", "small")))

@@ -45,7 +45,8 @@ def shipped(kind: str, domain: str, cfg: ExperimentConfig) -> Path | None:
 
     None when nothing of that kind ships for the domain, or ``cfg`` asks for other corpora or no shipped models.
     """
-    tags = {("base", "h"): f"base_{cfg.preset}_{cfg.arch}_{cfg.repr}", ("retrieval", "k"): f"reward_{cfg.preset}",
+    tags = {("base", "h"): f"base_{cfg.preset}_{cfg.arch}_{cfg.repr}",
+            ("retrieval", "k"): f"reward_{cfg.preset}", ("retrieval", "h"): f"reward_{cfg.preset}_h",
             ("evaluator", "k"): f"evaluator_{cfg.preset}", ("evaluator", "h"): f"evaluator_{cfg.preset}_h"}
     tag = tags.get((kind, domain))
     if tag is None or not cfg.use_shipped or cfg.data_seed != 0:

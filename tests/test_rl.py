@@ -174,6 +174,16 @@ def test_resume_after_kill_reproduces_the_adapter(setup, tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_the_base_competes_for_the_best_adapter(setup, tmp_path):
+    # lr = 0: no update can beat the base on validation, so "best" stays the zero adapter
+    out = make_trainer(setup, tmp_path / "ft", lr=0.0, iterations=2, eval_every=1).run()
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert math.isfinite(rows[0]["val_reward_base"])
+    assert all(r["val_reward"] == rows[0]["val_reward_base"] and "best" not in r for r in rows)
+    best = load_tensors(out / "best" / "adapter_model.safetensors")
+    assert any("lora_B" in k for k in best) and all(v.abs().max() == 0 for k, v in best.items() if "lora_B" in k)
+
+
 def test_nan_motion_is_an_invalid_reward_not_a_crash(setup):
     _, base, reward_run = setup
     pipe = MotionPipeline.from_run(base)

@@ -11,8 +11,9 @@ Each iteration has two visible phases (ddpo-pytorch's layout):
   minimise the PPO clipped surrogate, plus an optional per-step Gaussian KL to the frozen base policy.
 
 Iteration ``i`` draws its randomness from ``seed`` and ``i`` alone, so a resumed run repeats the
-uninterrupted one. The best adapter by held-out validation reward is kept beside the last one, and a
-collapse of the within-prompt reward spread stops the run.
+uninterrupted one. The best adapter by held-out validation reward is kept beside the last one — the
+untrained (zero) adapter, i.e. the base model, competes too, so RL never hands back a model that scores
+below its base on held-out prompts — and a collapse of the within-prompt reward spread stops the run.
 """
 
 from __future__ import annotations
@@ -351,6 +352,7 @@ class DDPOTrainer:
         with open(log_path, "a", encoding="utf-8") as log, \
                 Progress(*columns, console=self.console, disable=not main) as bar:
             task = bar.add_task("finetune", total=cfg.iterations, completed=self.iteration, reward=float("nan"))
+            start_val = self._validate_start() if main and self.iteration == 0 and cfg.eval_every else None
             while self.iteration < cfg.iterations:
                 it, rank_salt = self.iteration, 10_000 * self.dist.rank
                 tic = time.time()
@@ -359,6 +361,8 @@ class DDPOTrainer:
                 train_info = self.train(rollouts, self._generator(it, rank_salt + 1))
                 self.dist.check_in_sync(self.params)
                 row = self._row(it, rollouts, reward_info, train_info, t_sample, time.time() - tic - t_sample)
+                if start_val is not None and it == 0:
+                    row["val_reward_base"] = start_val
                 self.iteration = it + 1
                 due = cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations)
                 if main and due:
@@ -384,6 +388,14 @@ class DDPOTrainer:
             self.save_adapter(out / "best")
         self.dist.barrier()
         return out
+
+    def _validate_start(self) -> float:
+        """The base model's validation reward; the zero adapter is the best one until an update beats it."""
+        value = self.validate()
+        if np.isfinite(value):
+            self.best = value
+            self.save_adapter(self.out / "best")
+        return value
 
     def _row(self, it: int, r: Rollouts, reward_info: dict, train_info: dict, t_sample: float, t_train: float) -> dict:
         rewards = r.batch_rewards

@@ -184,6 +184,16 @@ def test_the_base_competes_for_the_best_adapter(setup, tmp_path):
     assert any("lora_B" in k for k in best) and all(v.abs().max() == 0 for k, v in best.items() if "lora_B" in k)
 
 
+def test_lr_anneal_is_a_cosine_to_zero_over_the_run(setup, tmp_path):
+    out = make_trainer(setup, tmp_path / "ft", lr=1e-3, lr_anneal=True, iterations=2, eval_every=0).run()
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in rows] == pytest.approx([1e-3, 0.5e-3])  # 0.5 * (1 + cos(pi * i / 2))
+    trainer = make_trainer(setup, tmp_path / "other", lr=1e-3, lr_anneal=True, iterations=60)
+    assert trainer.lr_at(60) == pytest.approx(0.0, abs=1e-12)
+    assert trainer.lr_at(15) == pytest.approx(0.5e-3 * (1 + 0.5**0.5))
+    assert make_trainer(setup, tmp_path / "flat", lr=1e-3).lr_at(30) == 1e-3
+
+
 def test_nan_motion_is_an_invalid_reward_not_a_crash(setup):
     _, base, reward_run = setup
     pipe = MotionPipeline.from_run(base)

@@ -65,6 +65,7 @@ class DDPOConfig:
     gate_adapter: bool = False  # the adapter acts only at the trained (first_steps) noise levels
     clip_range: float = 0.1
     lr: float = 3e-4
+    lr_anneal: bool = False  # cosine from lr to 0 over the iterations (a late climb otherwise undoes itself)
     adv_clip: float = 5.0
     grad_clip: float = 1.0
     sampler: str = "sde-dpm++"
@@ -358,9 +359,12 @@ class DDPOTrainer:
                 tic = time.time()
                 rollouts, reward_info = self.sample(self.draw_prompts(it), self._generator(it, rank_salt))
                 t_sample = time.time() - tic
+                for group in self.opt.param_groups:
+                    group["lr"] = self.lr_at(it)
                 train_info = self.train(rollouts, self._generator(it, rank_salt + 1))
                 self.dist.check_in_sync(self.params)
                 row = self._row(it, rollouts, reward_info, train_info, t_sample, time.time() - tic - t_sample)
+                row["lr"] = self.lr_at(it)
                 if start_val is not None and it == 0:
                     row["val_reward_base"] = start_val
                 self.iteration = it + 1
@@ -388,6 +392,11 @@ class DDPOTrainer:
             self.save_adapter(out / "best")
         self.dist.barrier()
         return out
+
+    def lr_at(self, iteration: int) -> float:
+        if not self.cfg.lr_anneal:
+            return self.cfg.lr
+        return self.cfg.lr * 0.5 * (1.0 + math.cos(math.pi * iteration / self.cfg.iterations))
 
     def _validate_start(self) -> float:
         """The base model's validation reward; the zero adapter is the best one until an update beats it."""

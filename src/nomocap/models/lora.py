@@ -34,7 +34,6 @@ def load_lora(model: nn.Module, adapter_dir: str | Path, trainable: bool = False
 
 def load_adapter(model: nn.Module, adapter_dir: str | Path, base_run: str | Path) -> PeftModel:
     """Attach a fine-tuned adapter for inference, refusing one trained on another base model."""
-
     from nomocap.checkpoint import CheckpointError, load_tensors
 
     adapter_dir = Path(adapter_dir)

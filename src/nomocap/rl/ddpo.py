@@ -359,12 +359,13 @@ class DDPOTrainer:
                 tic = time.time()
                 rollouts, reward_info = self.sample(self.draw_prompts(it), self._generator(it, rank_salt))
                 t_sample = time.time() - tic
+                lr = self.lr_at(it)
                 for group in self.opt.param_groups:
-                    group["lr"] = self.lr_at(it)
+                    group["lr"] = lr
                 train_info = self.train(rollouts, self._generator(it, rank_salt + 1))
                 self.dist.check_in_sync(self.params)
                 row = self._row(it, rollouts, reward_info, train_info, t_sample, time.time() - tic - t_sample)
-                row["lr"] = self.lr_at(it)
+                row["lr"] = lr
                 if start_val is not None and it == 0:
                     row["val_reward_base"] = start_val
                 self.iteration = it + 1

@@ -48,6 +48,38 @@ def test_a_finished_stage_is_reused_and_a_changed_config_rebuilds_it(tmp_path):
     assert len(calls) == 2 and (tmp_path / "s" / "out.txt").read_text() == "2"  # settings changed: rebuilt
 
 
+def test_a_moved_experiment_folder_reuses_its_stages(tmp_path):
+    import shutil
+
+    calls = []
+
+    def make(folder):
+        calls.append(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+
+    console = Console(quiet=True)
+    first = tmp_path / "first"
+    config = {"data": str(first / "data" / "h"), "nested": {"base": str(first / "base")}, "lr": 0.002}
+    run_stage(first / "finetune_s0", config, make, console, "stage")
+    shutil.copytree(first, tmp_path / "moved")
+    moved = tmp_path / "moved"
+    config_there = {"data": str(moved / "data" / "h"), "nested": {"base": str(moved / "base")}, "lr": 0.002}
+    run_stage(moved / "finetune_s0", config_there, make, console, "stage")
+    assert calls == [first / "finetune_s0"]  # the copy's paths point into the copy: same stage, reused
+    run_stage(moved / "finetune_s0", config_there | {"data": str(first / "data" / "h")}, make, console, "stage")
+    assert calls[-1] == moved / "finetune_s0"  # data outside the copy is another setting: rebuilt
+
+
+def test_a_stage_marker_with_absolute_paths_is_still_reused(tmp_path):
+    from nomocap.experiments.stages import config_hash
+
+    (tmp_path / "s").mkdir()
+    legacy = {"data": str(tmp_path / "data"), "seed": 1}  # a marker written before paths were made portable
+    (tmp_path / "s" / ".stage.json").write_text(json.dumps({"hash": config_hash(legacy), "config": legacy}))
+    run_stage(tmp_path / "s", legacy, lambda f: (_ for _ in ()).throw(AssertionError("rebuilt")),
+              Console(quiet=True), "stage")
+
+
 def test_leave_one_out_tiny_reports_rows_and_reach(tmp_path):
     cfg = leave_one_out.LeaveOneOutConfig(preset="tiny", categories=["posture_balance"], use_shipped=False,
                                           reach_captions=3, reach_samples=4)

@@ -55,10 +55,16 @@ def shipped(kind: str, domain: str, cfg: ExperimentConfig) -> Path | None:
     return path if (path / "model.safetensors").exists() else None
 
 
+def _anchors(out: Path) -> dict[str, Path]:
+    """Stage configs name data and models relative to the experiment folder or the shipped checkpoints."""
+    return {"experiment": out, "shipped": SHIPPED}
+
+
 def corpus_stage(out: Path, domain: str, preset: str, seed: int, console: Console) -> Path:
     size = CORPUS_SIZES[preset][domain]
     return run_stage(out / "data" / domain, {"domain": domain, "size": size, "seed": seed},
-                     lambda f: synthesize(f, domain, size, seed, force=True), console, f"corpus {domain}")
+                     lambda f: synthesize(f, domain, size, seed, force=True), console, f"corpus {domain}",
+                     _anchors(out))
 
 
 def pretrain_stage(folder: Path, data: Path, preset: str, arch: str, repr: str, console: Console,
@@ -67,7 +73,7 @@ def pretrain_stage(folder: Path, data: Path, preset: str, arch: str, repr: str, 
     return run_stage(folder, {"preset": preset, "arch": arch, "repr": repr, "data": str(data),
                               "exclude": exclude_category},
                      lambda f: pretrain(data, f, cfg, console=console, resume=True), console,
-                     f"pretraining {folder.name}")
+                     f"pretraining {folder.name}", _anchors(folder.parent))
 
 
 def embedding_stage(folder: Path, data: Path, kind: str, preset: str, console: Console) -> Path:
@@ -75,7 +81,7 @@ def embedding_stage(folder: Path, data: Path, kind: str, preset: str, console: C
     cfg = EmbeddingTrainConfig.from_preset(kind, preset)
     return run_stage(folder, {"preset": preset, "data": str(data), "kind": kind},
                      lambda f: train_embedding_model(data, f, cfg, resume=True, console=console), console,
-                     f"{kind} model {folder.name}")
+                     f"{kind} model {folder.name}", _anchors(folder.parent))
 
 
 def finetune_stage(folder: Path, base: Path, reward: Path, cfg: DDPOConfig, prompts: list[Prompt],
@@ -94,7 +100,7 @@ def finetune_stage(folder: Path, base: Path, reward: Path, cfg: DDPOConfig, prom
     ddpo = {k: v for k, v in asdict(cfg).items() if v is not False}
     config = {"ddpo": ddpo, "base": str(base), "reward": str(reward), "contrastive": contrastive,
               "prompts": len(prompts), "replay": len(replay)}
-    return run_stage(folder, config, finetune, console, f"fine-tuning {folder.name}")
+    return run_stage(folder, config, finetune, console, f"fine-tuning {folder.name}", _anchors(folder.parent))
 
 
 def pool(rows: list[dict]) -> dict:

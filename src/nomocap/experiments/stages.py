@@ -1,4 +1,9 @@
-"""Stage bookkeeping: each stage's folder holds ``.stage.json`` with the hash of the config that made it."""
+"""Stage bookkeeping: each stage's folder holds ``.stage.json`` with the hash of the config that made it.
+
+Paths in a stage's config are recorded relative to named anchors (the experiment folder, the shipped
+checkpoints), so that an experiment folder copied or moved elsewhere, or opened from another clone,
+reuses its finished stages instead of re-training them.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +22,34 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_stage(folder: Path, config: dict, fn: Callable[[Path], object], console: Console, name: str) -> Path:
-    """Run ``fn(folder)`` unless ``folder`` already finished with the same config; a changed config reruns it."""
+def portable(value: object, anchors: dict[str, Path]) -> object:
+    """``value`` with every absolute path inside an anchor written as ``{anchor}/relative/path``."""
+    if isinstance(value, dict):
+        return {k: portable(v, anchors) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(v, anchors) for v in value]
+    if isinstance(value, (str, Path)) and Path(value).is_absolute():
+        path = Path(value).resolve()
+        for name, anchor in anchors.items():
+            if path.is_relative_to(anchor.resolve()):
+                return f"{{{name}}}/{path.relative_to(anchor.resolve()).as_posix()}"
+    return str(value) if isinstance(value, Path) else value
+
+
+def run_stage(folder: Path, config: dict, fn: Callable[[Path], object], console: Console, name: str,
+              anchors: dict[str, Path] | None = None) -> Path:
+    """Run ``fn(folder)`` unless ``folder`` already finished with the same config; a changed config reruns it.
+
+    ``anchors`` name the folders that paths in ``config`` are taken relative to (default: the stage's parent).
+    """
+    anchors = {"experiment": folder.parent} if anchors is None else anchors
     marker = folder / ".stage.json"
+    config = portable(config, anchors)
     digest = config_hash(config)
     if marker.exists():
-        if json.loads(marker.read_text()).get("hash") == digest:
+        done = json.loads(marker.read_text())
+        # Markers written before paths were made portable hold absolute paths: compare them made portable too.
+        if digest in (done.get("hash"), config_hash(portable(done.get("config", {}), anchors))):
             console.print(f"[dim]reusing {name}: {folder}")
             return folder
         console.print(f"[yellow]{name}: settings changed, rebuilding {folder}")

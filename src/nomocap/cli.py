@@ -175,6 +175,35 @@ def data_reach(
     console.print(f"{reachable}/{len(rows)} captions have every primitive elsewhere in the training split")
 
 
+@data_app.command("style-floor")
+def data_style_floor(
+    root: Path = typer.Argument(..., help="an embedded corpus (nomocap data synth), e.g. the target domain k"),
+    evaluator: Path = typer.Option(..., help="an evaluator run trained on that domain"),
+    style: str = typer.Option("h", help="the domain whose style the motions are rebuilt in (the source)"),
+    split: str = typer.Option("test", help="split to rebuild"),
+    seed: int = typer.Option(0, help="the --seed the corpus was made with"),
+) -> None:
+    """FID of the split's motions rebuilt in another domain's style: the part of a cross-domain FID that is style.
+
+    Example: nomocap data style-floor data/k --evaluator assets/checkpoints/evaluator_small --style h
+    """
+    from nomocap.data.humanml import UNIT_LENGTH
+    from nomocap.data.synth.restyle import restyled_split
+    from nomocap.eval.metrics import frechet_distance, gaussian_stats
+    from nomocap.eval.protocol import EvalSet
+    from nomocap.retrieval.train import EmbeddingModel
+
+    try:
+        model = EmbeddingModel.load(evaluator, "evaluator")
+        real = EvalSet(root, split, model)
+        _, feats = restyled_split(root, style, split, seed)
+    except (ValueError, CorpusError) as err:
+        fail(str(err))
+    feats = [f[: (len(f) // UNIT_LENGTH) * UNIT_LENGTH] for f in feats if len(f) >= UNIT_LENGTH]
+    fid = frechet_distance(*gaussian_stats(model.embed_motions(feats).numpy()), *real.real_stats)
+    print(json.dumps({"fid_restyled": fid, "style": style, "motions": len(feats), "split": split}))
+
+
 @app.command("judge")
 def judge(
     motion: Path = typer.Argument(..., help="joints [T, 22, 3] or features [T, 263] (.npy)"),

@@ -435,6 +435,8 @@ def evaluate_cmd(
     preset: str = typer.Option("small", help="protocol size: tiny, small or paper (20 replications)"),
     replications: int = typer.Option(None, help="override the preset's replications"),
     out: Path = typer.Option(None, "--out", "-o", help="folder for results.json and results.md"),
+    best_of: int = typer.Option(1, help="best-of-n sampling: keep the draw of n that --reward scores highest"),
+    reward: Path = typer.Option(None, help="retrieval run that ranks the draws of --best-of"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """R-precision, FID, MultiModal distance, Diversity, MultiModality (+ judge) with 95 % intervals.
@@ -451,10 +453,17 @@ def evaluate_cmd(
         cfg = ProtocolConfig.from_preset(preset, replications=replications, seed=seed)
         eval_set = EvalSet(data, split, ev)
         rows = {"Ground truth": evaluate(ev, data, cfg, None, split, console, eval_set)}
+        if best_of > 1 and reward is None:
+            raise ValueError("--best-of needs --reward RUN (the retrieval model that ranks the draws)")
         if model is not None:
             pipe = MotionPipeline.from_run(model, adapter=adapter)
-            rows[model.name + (f" + {adapter.name}" if adapter else "")] = evaluate(ev, data, cfg, pipe, split,
-                                                                                    console, eval_set)
+            name = model.name + (f" + {adapter.name}" if adapter else "")
+            if best_of > 1:
+                from nomocap.rewards.best_of_n import BestOfN
+                from nomocap.rewards.retrieval import RetrievalReward
+
+                pipe, name = BestOfN(pipe, RetrievalReward.from_run(reward), best_of), f"{name}, best of {best_of}"
+            rows[name] = evaluate(ev, data, cfg, pipe, split, console, eval_set)
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))
     console.print(markdown_table(rows))

@@ -14,11 +14,11 @@ runner = CliRunner()
 
 def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     args = ["experiment", "cross-dataset", "--preset", "tiny", "--arch", "mdm", "--out", str(tmp_path), "--seeds",
-            "0", "--from-scratch"]
+            "0", "--from-scratch", "--best-of", "2"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "results.json").read_text())
-    for row in ("base", "finetuned", "ground_truth"):
+    for row in ("base", "best_of", "finetuned", "ground_truth"):
         assert len(rows[row]["r_precision"]["mean"]) == 3 and len(rows[row]["r_precision"]["ci"]) == 3
         for metric in ("fid", "mm_dist", "diversity", "judge_accuracy"):
             assert {"mean", "ci"} <= rows[row][metric].keys(), (row, metric)
@@ -26,7 +26,7 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
         assert {"mean", "ci"} <= rows["source"][row]["fid"].keys(), row
     assert rows["source"]["ground_truth"]["fid"]["mean"] < rows["source"]["base"]["fid"]["mean"]
     md = (tmp_path / "results.md").read_text()
-    assert "| Fine-tuned (ours) |" in md and "Table 3" in md
+    assert "| Fine-tuned (ours) |" in md and "Table 3" in md and "best of 2 by the reward" in md
     assert (tmp_path / "report.html").read_text().count("data:image/png;base64") >= 1
     for stage in ("finetune_s0", "base", "source_evaluator"):
         assert (tmp_path / stage / ".stage.json").exists(), stage

@@ -588,6 +588,7 @@ def experiment(
     from_scratch: bool = typer.Option(False, help="ignore shipped checkpoints and train every model"),
     contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
     categories: str = typer.Option(None, help="leave-one-out: comma-separated classes (default: both)"),
+    best_of: int = typer.Option(0, help="cross-dataset: add the base's best-of-N row, ranked by the reward"),
     settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Run one of the paper's experiments end to end and write results.json, results.md and report.html.
@@ -607,7 +608,7 @@ def experiment(
         if name == "cross-dataset":
             cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,
                                                    seeds=seed_list, use_shipped=not from_scratch,
-                                                   contrastive=contrastive, finetune=overrides)
+                                                   contrastive=contrastive, finetune=overrides, best_of=best_of)
             cross_dataset.run(out, cfg, console)
         else:
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)

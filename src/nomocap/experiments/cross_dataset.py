@@ -40,6 +40,8 @@ from nomocap.motion.render import render_grid
 from nomocap.pipeline import MotionPipeline
 from nomocap.report import training_curves, write_html
 from nomocap.retrieval.train import EmbeddingModel
+from nomocap.rewards.best_of_n import BestOfN
+from nomocap.rewards.retrieval import RetrievalReward
 from nomocap.rl.ddpo import DDPOConfig
 
 
@@ -48,6 +50,7 @@ class CrossDatasetConfig(ExperimentConfig):
     source: str = "h"
     target: str = "k"
     source_evaluator: bool = True  # Table 3: train an evaluator on the source too and measure forgetting with it
+    best_of: int = 0  # > 1: add the base's best-of-n row (ranked by the reward model), RL's baseline and ceiling
 
 
 def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:
@@ -81,6 +84,9 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     base_pipe = MotionPipeline.from_run(base)
     tuned = [MotionPipeline.from_run(base, adapter=a / "best") for a in adapters]
     rows = _table_rows(evaluator, tgt, eval_set, protocol, base_pipe, tuned, console)
+    if cfg.best_of > 1:
+        ranked = BestOfN(base_pipe, RetrievalReward.from_run(reward, cfg.contrastive), cfg.best_of)
+        rows["best_of"] = evaluate(evaluator, tgt, protocol, ranked, console=console, eval_set=eval_set)
     precision = precision_prompts(eval_set)
     captions = [p for p, _ in precision]
     motions = {name: [generate_joints(p, precision, protocol.sampler, protocol.steps, protocol.guidance)
@@ -99,8 +105,10 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
                                           for p in tuned]))}
     rows["forgetting"] = {"source_judge_accuracy_base": forget["base"],
                           "source_judge_accuracy_finetuned": forget["finetuned"], "captions": source_limit}
+    best_of = {f"Pretrained on {cfg.source}, best of {cfg.best_of} by the reward": rows["best_of"]} \
+        if "best_of" in rows else {}
     table = markdown_table({"Ground truth": rows["ground_truth"], f"Pretrained on {cfg.source}": rows["base"],
-                            "Fine-tuned (ours)": rows["finetuned"]})
+                            **best_of, "Fine-tuned (ours)": rows["finetuned"]})
     if cfg.source_evaluator:
         rows["source"] = _source_rows(out, src, cfg, protocol, base_pipe, tuned, console)
         table += (f"\nForgetting (the paper's Table 3): the same models on {cfg.source}'s test split, scored by an "

@@ -187,7 +187,7 @@ def data_style_floor(
 
     Example: nomocap data style-floor data/k --evaluator assets/checkpoints/evaluator_small --style h
     """
-    from nomocap.data.humanml import UNIT_LENGTH
+    from nomocap.data.humanml import UNIT_LENGTH, crop_to_units
     from nomocap.data.synth.restyle import restyled_split
     from nomocap.eval.metrics import frechet_distance, gaussian_stats
     from nomocap.eval.protocol import EvalSet
@@ -199,7 +199,7 @@ def data_style_floor(
         _, feats = restyled_split(root, style, split, seed)
     except (ValueError, CorpusError) as err:
         fail(str(err))
-    feats = [f[: (len(f) // UNIT_LENGTH) * UNIT_LENGTH] for f in feats if len(f) >= UNIT_LENGTH]
+    feats = [crop_to_units(f) for f in feats if len(f) >= UNIT_LENGTH]
     fid = frechet_distance(*gaussian_stats(model.embed_motions(feats).numpy()), *real.real_stats)
     print(json.dumps({"fid_restyled": fid, "style": style, "motions": len(feats), "split": split}))
 
@@ -448,13 +448,13 @@ def evaluate_cmd(
     from nomocap.pipeline import MotionPipeline
     from nomocap.retrieval.train import EmbeddingModel
 
+    if best_of > 1 and reward is None:
+        fail("--best-of needs --reward RUN (the retrieval model that ranks the draws)")
     try:
         ev = EmbeddingModel.load(evaluator, "evaluator")
         cfg = ProtocolConfig.from_preset(preset, replications=replications, seed=seed)
         eval_set = EvalSet(data, split, ev)
         rows = {"Ground truth": evaluate(ev, data, cfg, None, split, console, eval_set)}
-        if best_of > 1 and reward is None:
-            raise ValueError("--best-of needs --reward RUN (the retrieval model that ranks the draws)")
         if model is not None:
             pipe = MotionPipeline.from_run(model, adapter=adapter)
             name = model.name + (f" + {adapter.name}" if adapter else "")

@@ -28,6 +28,11 @@ SPLITS = ("train", "val", "test")
 UNIT_LENGTH = 4  # motions are cropped to multiples of 4 frames (the evaluator downsamples by 4)
 
 
+def crop_to_units(features: np.ndarray) -> np.ndarray:
+    """``features`` cut to a multiple of ``UNIT_LENGTH`` frames (what the evaluation protocol scores)."""
+    return features[: (len(features) // UNIT_LENGTH) * UNIT_LENGTH]
+
+
 class CorpusError(ValueError):
     """A corpus file is missing or malformed; the message names the file and the fix."""
 

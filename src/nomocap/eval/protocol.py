@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from nomocap.data.categories import motion_category
-from nomocap.data.humanml import UNIT_LENGTH, CorpusError, load_corpus
+from nomocap.data.humanml import UNIT_LENGTH, CorpusError, crop_to_units, load_corpus
 from nomocap.data.synth.judge import judge_batch, judge_motion
 from nomocap.eval.metrics import (
     confidence_interval,
@@ -63,7 +63,7 @@ class EvalSet:
         if not self.items:
             raise CorpusError(f"{data}: no {split} motions" + (f" of category {category}" if category else ""))
         self.skeleton = corpus.skeleton
-        self.features = [it.features[: (len(it.features) // UNIT_LENGTH) * UNIT_LENGTH] for it in self.items]
+        self.features = [crop_to_units(it.features) for it in self.items]
         self.real_emb = evaluator.embed_motions(self.features).numpy()
         self.real_stats = gaussian_stats(self.real_emb)
 

@@ -23,7 +23,7 @@ def config_hash(config: dict) -> str:
 
 
 def portable(value: object, anchors: dict[str, Path]) -> object:
-    """``value`` with every absolute path inside an anchor written as ``{anchor}/relative/path``."""
+    """``value`` with every absolute path inside an anchor (resolved folders) written as ``{anchor}/relative/path``."""
     if isinstance(value, dict):
         return {k: portable(v, anchors) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -31,8 +31,8 @@ def portable(value: object, anchors: dict[str, Path]) -> object:
     if isinstance(value, (str, Path)) and Path(value).is_absolute():
         path = Path(value).resolve()
         for name, anchor in anchors.items():
-            if path.is_relative_to(anchor.resolve()):
-                return f"{{{name}}}/{path.relative_to(anchor.resolve()).as_posix()}"
+            if path.is_relative_to(anchor):
+                return f"{{{name}}}/{path.relative_to(anchor).as_posix()}"
     return str(value) if isinstance(value, Path) else value
 
 
@@ -42,14 +42,13 @@ def run_stage(folder: Path, config: dict, fn: Callable[[Path], object], console:
 
     ``anchors`` name the folders that paths in ``config`` are taken relative to (default: the stage's parent).
     """
-    anchors = {"experiment": folder.parent} if anchors is None else anchors
+    anchors = {name: path.resolve() for name, path in (anchors or {"experiment": folder.parent}).items()}
     marker = folder / ".stage.json"
     config = portable(config, anchors)
     digest = config_hash(config)
     if marker.exists():
-        done = json.loads(marker.read_text())
-        # Markers written before paths were made portable hold absolute paths: compare them made portable too.
-        if digest in (done.get("hash"), config_hash(portable(done.get("config", {}), anchors))):
+        # The stored config made portable: markers written before paths were portable hold absolute ones.
+        if config_hash(portable(json.loads(marker.read_text()).get("config", {}), anchors)) == digest:
             console.print(f"[dim]reusing {name}: {folder}")
             return folder
         console.print(f"[yellow]{name}: settings changed, rebuilding {folder}")

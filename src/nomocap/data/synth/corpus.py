@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -12,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from nomocap.data.humanml import CorpusError, feature_stats
-from nomocap.data.synth.actions import KINDS
+from nomocap.data.synth.actions import KINDS, Style
 from nomocap.data.synth.captions import mirror_caption
-from nomocap.data.synth.generate import DOMAINS, MotionSpec, build_motion, captions_for, sample_spec
+from nomocap.data.synth.generate import DOMAINS, Domain, MotionSpec, build_motion, captions_for, sample_spec
 from nomocap.motion.features import features_to_joints, joints_to_features, mirror_features
 from nomocap.motion.skeleton import T2M
 
@@ -111,6 +112,20 @@ def synthesize(out: str | Path, domain: str = "h", size: int | None = None, seed
     return out
 
 
+def draw_motion(dom: Domain, seed: int, index: int) -> tuple[np.random.Generator, Style, MotionSpec, np.ndarray, dict]:
+    """Motion ``index`` of the corpus made with ``seed``: its random stream (left where the captions continue
+    it), style, spec, joints ``[T, 22, 3]``, and the stream's state just before the build (to rebuild it)."""
+    rng = np.random.default_rng([seed, ord(dom.name), index])
+    style = dom.style.jitter(rng)
+    for _ in range(20):  # a sequence too long for 196 frames is drawn again rather than cut short
+        spec = sample_spec(dom, rng)
+        state = copy.deepcopy(rng.bit_generator.state)
+        joints = build_motion(spec, style, rng)
+        if not spec.truncated:
+            break
+    return rng, style, spec, joints, state
+
+
 def _write(root: Path, dom, size: int, seed: int, on_progress) -> None:
     for sub in ("new_joints", "new_joint_vecs", "texts", "meta"):
         (root / sub).mkdir()
@@ -122,13 +137,7 @@ def _write(root: Path, dom, size: int, seed: int, on_progress) -> None:
             else "train"
     train_feats = []
     for i in range(size):
-        rng = np.random.default_rng([seed, ord(dom.name), i])
-        style = dom.style.jitter(rng)
-        for _ in range(20):  # a sequence too long for 196 frames is drawn again rather than cut short
-            spec = sample_spec(dom, rng)
-            joints = build_motion(spec, style, rng)
-            if not spec.truncated:
-                break
+        rng, style, spec, joints, _ = draw_motion(dom, seed, i)
         feats = joints_to_features(joints, T2M)
         captions = captions_for(spec, dom.name, rng)
         name = f"{i:06d}"

@@ -9,7 +9,6 @@ right but keeps the other domain's style: what prompt-only RL cannot remove unle
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -17,7 +16,8 @@ import numpy as np
 
 from nomocap.data.humanml import CorpusError, load_array, read_split
 from nomocap.data.synth.actions import Style
-from nomocap.data.synth.generate import DOMAINS, build_motion, sample_spec
+from nomocap.data.synth.corpus import draw_motion
+from nomocap.data.synth.generate import DOMAINS, build_motion
 from nomocap.motion.features import joints_to_features, mirror_features
 from nomocap.motion.skeleton import T2M
 
@@ -38,27 +38,22 @@ def restyled_split(root: str | Path, style_domain: str, split: str = "test", see
     if style_domain not in DOMAINS:
         raise CorpusError(f"unknown style domain {style_domain!r}: choose one of {sorted(DOMAINS)}")
     names = read_split(root, split)
+    rebuilt: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # a motion and its mirrored twin share one rebuild
     out_names, out_feats = [], []
     for name in names:
         meta_file = root / "meta" / f"{name}.json"
         if not meta_file.exists():
             raise CorpusError(f"{meta_file} is missing: restyling needs an embedded corpus (nomocap data synth)")
-        meta = json.loads(meta_file.read_text())
-        dom = DOMAINS[meta["domain"]]
-        rng = np.random.default_rng([seed, ord(dom.name), int(name.lstrip("M"))])  # the writer's stream
-        style = dom.style.jitter(rng)
-        for _ in range(20):  # the writer's redraw of sequences too long for 196 frames
-            spec = sample_spec(dom, rng)
-            state = copy.deepcopy(rng.bit_generator.state)
-            joints = build_motion(spec, style, rng)
-            if not spec.truncated:
-                break
-        own = joints_to_features(joints, T2M)
+        index = int(name.lstrip("M"))
+        if index not in rebuilt:
+            dom = DOMAINS[json.loads(meta_file.read_text())["domain"]]
+            _, style, spec, joints, state = draw_motion(dom, seed, index)
+            replay = np.random.default_rng()
+            replay.bit_generator.state = state
+            swapped = build_motion(spec, _swap_style(style, dom.style, DOMAINS[style_domain].style), replay)
+            rebuilt[index] = joints_to_features(joints, T2M), joints_to_features(swapped, T2M)
+        own, feats = rebuilt[index]
         stored = load_array(root / "new_joint_vecs" / f"{name}.npy")
-        replay = np.random.default_rng()
-        replay.bit_generator.state = state
-        feats = joints_to_features(build_motion(spec, _swap_style(style, dom.style, DOMAINS[style_domain].style),
-                                                replay), T2M)
         if name.startswith("M"):
             own, feats = mirror_features(own), mirror_features(feats)
         if own.shape != stored.shape or not np.allclose(own, stored, atol=1e-4):

@@ -58,3 +58,18 @@ def sample_features() -> np.ndarray:
 @pytest.fixture
 def sample_joints() -> np.ndarray:
     return np.load(SAMPLE / "new_joints" / "012314.npy")
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """A tiny corpus, a base denoiser and a reward model on it: (data, base run, reward run), for RL tests."""
+    from nomocap.data.synth.corpus import synthesize
+    from nomocap.pretrain import PretrainConfig, pretrain
+    from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
+
+    root = tmp_path_factory.mktemp("rl")
+    data = synthesize(root / "h", "h", size=40, seed=1)
+    pretrain(data, root / "base", PretrainConfig.from_preset("tiny", steps=40, text_encoder="hash"))
+    train_embedding_model(data, root / "reward", EmbeddingTrainConfig.from_preset("retrieval", "tiny", steps=20,
+                                                                                 text_encoder="hash"))
+    return data, root / "base", root / "reward"

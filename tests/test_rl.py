@@ -14,11 +14,8 @@ from typer.testing import CliRunner
 from nomocap.checkpoint import CheckpointError, load_tensors
 from nomocap.cli import app, parse_settings
 from nomocap.data.prompts import Prompt, load_prompts
-from nomocap.data.synth.corpus import synthesize
 from nomocap.experiments.common import SHIPPED
 from nomocap.pipeline import MotionPipeline
-from nomocap.pretrain import PretrainConfig, pretrain
-from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
 from nomocap.rewards import MotionBatch, WeightedSum
 from nomocap.rewards.physics import FootSkating, foot_skating, ground_penetration
 from nomocap.rewards.retrieval import RetrievalReward
@@ -30,14 +27,9 @@ from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("rl")
-    data = synthesize(root / "h", "h", size=40, seed=1)
-    pretrain(data, root / "base", PretrainConfig.from_preset("tiny", steps=40, text_encoder="hash"))
-    train_embedding_model(data, root / "reward", EmbeddingTrainConfig.from_preset("retrieval", "tiny", steps=20,
-                                                                                 text_encoder="hash"))
-    return data, root / "base", root / "reward"
+@pytest.fixture
+def setup(tiny_runs):
+    return tiny_runs
 
 
 def make_trainer(setup, out, **overrides):

@@ -25,7 +25,8 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-SET_HELP = "override a [finetune] preset setting, KEY=VALUE (repeatable), e.g. --set antithetic=true"
+SET_HELP = ("override a preset setting of the method ([finetune] for ddpo, [raft] for raft), KEY=VALUE "
+            "(repeatable), e.g. --set antithetic=true")
 
 
 def parse_settings(items: list[str] | None) -> dict:
@@ -483,18 +484,20 @@ def finetune(
     category: str = typer.Option(None, help="only prompts of this class (object_manipulation, posture_balance)"),
     replay: Path = typer.Option(None, help="source corpus whose captions are replayed (keeps what the model knew)"),
     preset: str = typer.Option("small", help="tiny, small (CPU) or paper (GPU)"),
-    iterations: int = typer.Option(None, help="override the preset's iterations"),
+    method: str = typer.Option("ddpo", help="ddpo (RL, the paper's method) or raft (reward-ranked fine-tuning)"),
+    iterations: int = typer.Option(None, help="override the preset's iterations (ddpo)"),
     contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
     foot_skating: float = typer.Option(0.0, help="weight of the foot-skating penalty"),
-    clip_range: float = typer.Option(None, help="override the PPO clip range"),
+    clip_range: float = typer.Option(None, help="override the PPO clip range (ddpo)"),
     lr: float = typer.Option(None, help="override the adapters' learning rate"),
-    kl_coef: float = typer.Option(None, help="override the KL-to-base coefficient"),
+    kl_coef: float = typer.Option(None, help="override the KL-to-base coefficient (ddpo)"),
     replay_fraction: float = typer.Option(None, help="override the fraction of replayed source prompts"),
     settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
     resume: bool = typer.Option(False, help="continue the run in --out"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
-    """RL post-training (DDPO + PPO clip) of LoRA adapters from text prompts only.
+    """RL post-training (DDPO + PPO clip) of LoRA adapters from text prompts only (--method raft: distil the
+    model's own best-of-n samples instead, the comparison).
 
     Example: nomocap finetune --model runs/base_h --reward runs/reward_k --data data/k --out runs/ft_k
     """
@@ -504,17 +507,21 @@ def finetune(
     from nomocap.rewards import WeightedSum
     from nomocap.rewards.physics import FootSkating
     from nomocap.rewards.retrieval import RetrievalReward
-    from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
+    from nomocap.rl import method_config, trainer_class
     from nomocap.rl.distributed import Distributed
 
     sources = [s for s in (data, prompts, annotations) if s is not None]
     if len(sources) != 1:
         fail("give exactly one prompt source: --data DIR, --prompts FILE or --annotations JSON")
     try:
-        named = dict(iterations=iterations, clip_range=clip_range, kl_coef=kl_coef, replay_fraction=replay_fraction,
-                     lr=lr, seed=seed)  # an option left unset must not hide the same key given with --set
-        cfg = DDPOConfig.from_preset(preset, **{**parse_settings(settings),
-                                                **{k: v for k, v in named.items() if v is not None}})
+        ddpo_only = dict(iterations=iterations, clip_range=clip_range, kl_coef=kl_coef)
+        if method != "ddpo" and any(v is not None for v in ddpo_only.values()):
+            raise ValueError(f"--iterations, --clip-range and --kl-coef are DDPO settings; {method} takes --set, "
+                             f"e.g. --set rounds=3")
+        named = dict(**ddpo_only, replay_fraction=replay_fraction, lr=lr, seed=seed)
+        # An option left unset must not hide the same key given with --set.
+        cfg = method_config(method, preset, **{**parse_settings(settings),
+                                               **{k: v for k, v in named.items() if v is not None}})
         train_prompts = load_prompts(sources[0], "train", category)
         val_prompts = load_prompts(sources[0], "val", category) if sources[0].is_dir() or \
             sources[0].suffix == ".json" else []
@@ -522,11 +529,14 @@ def finetune(
         reward_fn = RetrievalReward.from_run(reward, contrastive, cache_dir=out / ".text_cache")
         terms = [(reward_fn, 1.0)] + ([(FootSkating(), foot_skating)] if foot_skating else [])
         dist = Distributed.from_env()
+        if method != "ddpo" and dist.world > 1:
+            raise ValueError(f"{method} runs in one process; launch it without accelerate/torchrun")
         pipe = MotionPipeline.from_run(model, device=str(dist.device), cache_dir=out / ".text_cache")
         out.mkdir(parents=True, exist_ok=True)
-        trainer = DDPOTrainer(pipe, WeightedSum(terms), train_prompts, cfg, out, model, replay_prompts, val_prompts,
-                              console if dist.is_main else Console(quiet=True),
-                              {"reward_run": str(reward.resolve()), "prompts": str(sources[0])}, dist)
+        more = {"dist": dist} if method == "ddpo" else {}
+        trainer = trainer_class(cfg)(pipe, WeightedSum(terms), train_prompts, cfg, out, model, replay_prompts,
+                                     val_prompts, console if dist.is_main else Console(quiet=True),
+                                     {"reward_run": str(reward.resolve()), "prompts": str(sources[0])}, **more)
         try:
             trainer.run(resume=resume)
         finally:
@@ -589,6 +599,7 @@ def experiment(
     contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
     categories: str = typer.Option(None, help="leave-one-out: comma-separated classes (default: both)"),
     best_of: int = typer.Option(0, help="cross-dataset: add the base's best-of-N row, ranked by the reward"),
+    method: str = typer.Option("ddpo", help="ddpo (the paper's RL) or raft (reward-ranked fine-tuning)"),
     settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Run one of the paper's experiments end to end and write results.json, results.md and report.html.
@@ -597,24 +608,25 @@ def experiment(
     """
     from nomocap.checkpoint import CheckpointError
     from nomocap.experiments import cross_dataset, leave_one_out
-    from nomocap.rl.ddpo import DDPOConfig
+    from nomocap.rl import method_config
 
     if name not in ("cross-dataset", "leave-one-out"):
         fail(f"unknown experiment {name!r}: available: cross-dataset, leave-one-out")
     try:
         seed_list = [int(s) for s in seeds.split(",")]
         overrides = parse_settings(settings)
-        DDPOConfig.from_preset(preset, **overrides)  # an unknown setting fails here, before any stage runs
+        method_config(method, preset, **overrides)  # an unknown setting fails here, before any stage runs
         if name == "cross-dataset":
             cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,
                                                    seeds=seed_list, use_shipped=not from_scratch,
-                                                   contrastive=contrastive, finetune=overrides, best_of=best_of)
+                                                   contrastive=contrastive, finetune=overrides, best_of=best_of,
+                                                   method=method)
             cross_dataset.run(out, cfg, console)
         else:
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)
             loo = leave_one_out.LeaveOneOutConfig(preset=preset, arch=arch, repr=repr, domain=source,
                                                   categories=chosen, seeds=seed_list, use_shipped=not from_scratch,
-                                                  contrastive=contrastive, finetune=overrides)
+                                                  contrastive=contrastive, finetune=overrides, method=method)
             leave_one_out.run(out, loo, console)
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))

@@ -135,13 +135,7 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
             if cfg.arch == "mld":
                 with torch.no_grad():
                     x0, mask = model.encode(x0, mask), None
-            t = torch.randint(cfg.diffusion_steps, (cfg.batch_size,), generator=gen)
-            noise = torch.randn(x0.shape, generator=gen)
-            drop = torch.rand(cfg.batch_size, generator=gen) < model.config.cond_dropout
-            cond = torch.where(drop[:, None], null.expand(cfg.batch_size, -1), pooled[caps])
-            pred = model(schedule.add_noise(x0, noise, t).float(), t, cond, mask)
-            m = mask[..., None].float() if mask is not None else torch.ones_like(x0[..., :1])
-            return (((pred - x0) ** 2) * m).sum() / (m.sum() * x0.shape[-1])
+            return denoising_loss(model, schedule, x0, mask, pooled[caps], null, model.config.cond_dropout, gen)
 
         config = {"kind": "denoiser", "arch": cfg.arch, "schedule": cfg.schedule,
                   "diffusion_steps": cfg.diffusion_steps, "model": model_cfg, **base}
@@ -150,6 +144,23 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
     except Stopped:
         pass
     return out
+
+
+def denoising_loss(model: torch.nn.Module, schedule: NoiseSchedule, x0: torch.Tensor, mask: torch.Tensor | None,
+                   cond: torch.Tensor, null: torch.Tensor, cond_dropout: float,
+                   generator: torch.Generator) -> torch.Tensor:
+    """The masked x0-prediction loss at uniform random timesteps, with condition dropout (for CFG).
+
+    ``x0`` lives in the denoiser's own space (normalised features, or VAE latents with ``mask=None``).
+    """
+    n = len(x0)
+    t = torch.randint(schedule.num_steps, (n,), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator)
+    drop = torch.rand(n, generator=generator) < cond_dropout
+    cond = torch.where(drop[:, None], null.expand(n, -1), cond)
+    pred = model(schedule.add_noise(x0, noise, t).float(), t, cond, mask)
+    m = mask[..., None].float() if mask is not None else torch.ones_like(x0[..., :1])
+    return (((pred - x0) ** 2) * m).sum() / (m.sum() * x0.shape[-1])
 
 
 def read_log(run: str | Path) -> list[dict]:

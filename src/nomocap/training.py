@@ -5,6 +5,7 @@ dropout RNG and step are all in ``train_state.safetensors``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -51,6 +52,15 @@ def preset_values(section: str, preset: str, overrides: dict) -> dict:
     return {**load_preset(section, preset), **{k: v for k, v in overrides.items() if v is not None}}
 
 
+def checked_preset(cls: type, section: str, preset: str, overrides: dict, what: str):
+    """``cls`` from a preset's ``[section]`` table plus overrides; an override ``cls`` lacks fails, naming it."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} setting(s) {unknown}; known: {', '.join(sorted(known))}")
+    return cls(**preset_values(section, preset, overrides))
+
+
 def _lr_at(step: int, cfg, steps: int) -> float:
     """Linear warm-up, then cosine decay to a tenth of ``cfg.lr``."""
     if step < cfg.warmup:
@@ -74,6 +84,21 @@ def restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tenso
             _, idx, name = key.split(".", 2)
             state.setdefault(int(idx), {})[name] = value
     opt.load_state_dict({"state": state, "param_groups": json.loads(groups)})
+
+
+def save_adapter_state(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict[str, str]) -> None:
+    """A LoRA run's resumable state: adapter weights (``lora.*``), optimizer, and the trainer's ``meta``."""
+    state, groups = optimizer_tensors(opt)
+    state.update({f"lora.{k}": v for k, v in model.state_dict().items() if "lora_" in k})
+    save_tensors(path, state, {**meta, "param_groups": groups})
+
+
+def load_adapter_state(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, str]:
+    """The inverse of ``save_adapter_state``: restores the adapters and the optimizer, returns the meta."""
+    state, meta = load_tensors(path), load_metadata(path)
+    model.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lora.")}, strict=False)
+    restore_optimizer(opt, state, meta["param_groups"])
+    return meta
 
 
 def fit(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], folder: Path, steps: int, cfg,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from nomocap.data.humanml import SPLITS, CorpusError, load_annotation_splits, read_captions, read_split
 
 
@@ -100,3 +102,13 @@ def load_prompts(source: str | Path, split: str = "train", category: str | None 
     if category:
         raise CorpusError("--category needs a corpus folder or an annotations.json, not a plain prompt file")
     return prompts_from_file(source)
+
+
+def draw_with_replay(prompts: list[Prompt], replay: list[Prompt], n: int, replay_fraction: float,
+                     rng: np.random.Generator) -> list[Prompt]:
+    """``n`` prompts, a ``replay_fraction`` of them from ``replay`` (none if it is empty), the rest from
+    ``prompts``; without replacement unless a pool is smaller than its share."""
+    n_replay = int(round(replay_fraction * n)) if replay else 0
+    own = n - n_replay
+    picks = [prompts[i] for i in rng.choice(len(prompts), own, replace=len(prompts) < own)]
+    return picks + [replay[i] for i in rng.choice(len(replay), n_replay, replace=len(replay) < n_replay)]

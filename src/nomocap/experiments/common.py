@@ -20,7 +20,9 @@ from nomocap.pretrain import PretrainConfig, pretrain
 from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
 from nomocap.rewards import WeightedSum
 from nomocap.rewards.retrieval import RetrievalReward
-from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
+from nomocap.rl import method_config, trainer_class
+from nomocap.rl.ddpo import DDPOConfig
+from nomocap.rl.raft import RAFTConfig
 
 SHIPPED = Path(__file__).resolve().parents[3] / "assets" / "checkpoints"
 CORPUS_SIZES = {"tiny": {"h": 150, "k": 100}, "small": {"h": None, "k": None}, "paper": {"h": None, "k": None}}
@@ -37,7 +39,21 @@ class ExperimentConfig:
     data_seed: int = 0
     use_shipped: bool = True
     contrastive: bool = False  # True: cos(prompt) minus the mean cos with the batch's other prompts
-    finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] table
+    method: str = "ddpo"  # or "raft": reward-ranked fine-tuning, the comparison (rl/raft.py)
+    finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] (or [raft]) table
+
+    def finetune_config(self, seed: int) -> DDPOConfig | RAFTConfig:
+        return method_config(self.method, self.preset, **{**self.finetune, "seed": seed})
+
+    @property
+    def stage_prefix(self) -> str:
+        """Fine-tuning stage folders: ``finetune_*`` (DDPO) and ``raft_*`` live side by side."""
+        return "finetune" if self.method == "ddpo" else self.method
+
+    @property
+    def method_label(self) -> str:
+        """How tables name the fine-tuned rows' method."""
+        return "(ours)" if self.method == "ddpo" else "by RAFT (comparison)"
 
 
 def shipped(kind: str, domain: str, cfg: ExperimentConfig) -> Path | None:
@@ -84,21 +100,22 @@ def embedding_stage(folder: Path, data: Path, kind: str, preset: str, console: C
                      f"{kind} model {folder.name}", _anchors(folder.parent))
 
 
-def finetune_stage(folder: Path, base: Path, reward: Path, cfg: DDPOConfig, prompts: list[Prompt],
+def finetune_stage(folder: Path, base: Path, reward: Path, cfg: DDPOConfig | RAFTConfig, prompts: list[Prompt],
                    replay: list[Prompt], val: list[Prompt], contrastive: bool, console: Console) -> Path:
-    """RL post-training of ``base`` from ``prompts`` alone (``replay`` keeps the source, ``val`` picks the best)."""
+    """Post-training of ``base`` from ``prompts`` alone (``replay`` keeps the source, ``val`` picks the best)."""
 
     def finetune(f: Path) -> None:
         f.mkdir(parents=True, exist_ok=True)
         pipe = MotionPipeline.from_run(base, cache_dir=f / ".text_cache")
         reward_fn = WeightedSum([(RetrievalReward.from_run(reward, contrastive, f / ".text_cache"), 1.0)])
-        DDPOTrainer(pipe, reward_fn, prompts, cfg, f, base, replay, val, console).run(
+        trainer_class(cfg)(pipe, reward_fn, prompts, cfg, f, base, replay, val, console).run(
             resume=(f / "train_state.safetensors").exists())
 
     # Opt-in switches (antithetic, gate_adapter) enter the settings only when on: a finished stage made
     # before a switch existed stays valid, and turning one on re-runs the stage.
-    ddpo = {k: v for k, v in asdict(cfg).items() if v is not False}
-    config = {"ddpo": ddpo, "base": str(base), "reward": str(reward), "contrastive": contrastive,
+    settings = {k: v for k, v in asdict(cfg).items() if v is not False}
+    method = "raft" if isinstance(cfg, RAFTConfig) else "ddpo"
+    config = {method: settings, "base": str(base), "reward": str(reward), "contrastive": contrastive,
               "prompts": len(prompts), "replay": len(replay)}
     return run_stage(folder, config, finetune, console, f"fine-tuning {folder.name}", _anchors(folder.parent))
 

@@ -42,7 +42,6 @@ from nomocap.report import training_curves, write_html
 from nomocap.retrieval.train import EmbeddingModel
 from nomocap.rewards.best_of_n import BestOfN
 from nomocap.rewards.retrieval import RetrievalReward
-from nomocap.rl.ddpo import DDPOConfig
 
 
 @dataclass
@@ -72,8 +71,8 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
                                                                              cfg.preset, console)
     console.print(f"base {base}\nreward {reward}\nevaluator {evaluator_run}")
 
-    adapters = [finetune_stage(out / f"finetune_s{seed}", base, reward,
-                               DDPOConfig.from_preset(cfg.preset, seed=seed, **cfg.finetune),
+    adapters = [finetune_stage(out / f"{cfg.stage_prefix}_s{seed}", base, reward,
+                               cfg.finetune_config(seed),
                                load_prompts(tgt, "train"), load_prompts(src, "train"), load_prompts(tgt, "val"),
                                cfg.contrastive, console)
                 for seed in cfg.seeds]
@@ -108,13 +107,13 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     best_of = {f"Pretrained on {cfg.source}, best of {cfg.best_of} by the reward": rows["best_of"]} \
         if "best_of" in rows else {}
     table = markdown_table({"Ground truth": rows["ground_truth"], f"Pretrained on {cfg.source}": rows["base"],
-                            **best_of, "Fine-tuned (ours)": rows["finetuned"]})
+                            **best_of, f"Fine-tuned {cfg.method_label}": rows["finetuned"]})
     if cfg.source_evaluator:
         rows["source"] = _source_rows(out, src, cfg, protocol, base_pipe, tuned, console)
         table += (f"\nForgetting (the paper's Table 3): the same models on {cfg.source}'s test split, scored by an "
                   f"evaluator trained on {cfg.source}.\n\n" + markdown_table(
                       {"Ground truth": rows["source"]["ground_truth"], f"Pretrained on {cfg.source}":
-                       rows["source"]["base"], "Fine-tuned (ours)": rows["source"]["finetuned"]}))
+                       rows["source"]["base"], f"Fine-tuned {cfg.method_label}": rows["source"]["finetuned"]}))
     notes = (f"Precision prompts ({len(precision)} {cfg.target} test captions with left/right, clockwise/counter-"
              f"clockwise or forward/backward): judge accuracy base {prec['base']:.3f}, fine-tuned "
              f"{prec['finetuned']:.3f}. Each side/direction attribute judged against the prompt and its swapped "

@@ -30,7 +30,6 @@ from nomocap.experiments.common import (
 from nomocap.pipeline import MotionPipeline
 from nomocap.report import training_curves, write_html
 from nomocap.retrieval.train import EmbeddingModel
-from nomocap.rl.ddpo import DDPOConfig
 
 
 @dataclass
@@ -61,8 +60,8 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
         train = load_prompts(data, "train", category)
         others = [p for p in load_prompts(data, "train") if caption_category(p.text) != category]
         val = load_prompts(data, "val", category)
-        adapters = [finetune_stage(out / f"finetune_{category}_s{seed}", without, reward,
-                                   DDPOConfig.from_preset(cfg.preset, seed=seed, **cfg.finetune), train, others, val,
+        adapters = [finetune_stage(out / f"{cfg.stage_prefix}_{category}_s{seed}", without, reward,
+                                   cfg.finetune_config(seed), train, others, val,
                                    cfg.contrastive, console)
                     for seed in cfg.seeds]
         eval_set = EvalSet(data, "test", evaluator, category=category)
@@ -79,7 +78,8 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
         rows["reach"] = reach
         results[category] = rows
         table = markdown_table({"Ground truth": rows["ground_truth"], "Pretrained with the category": rows["full"],
-                                "Pretrained without it": rows["without"], "Without it + RL (ours)": rows["finetuned"]})
+                                "Pretrained without it": rows["without"],
+                                f"Without it + RL {cfg.method_label}": rows["finetuned"]})
         notes = (f"{len(train)} training captions of {category}; evaluated on {len(eval_set.items)} test motions.\n\n"
                  f"Reach (best-of-{cfg.reach_samples}, {len(pairs)} test captions): pretrained with the category "
                  f"{reach['full']['reach']:.3f} (per-sample pass rate {reach['full']['sample_pass_rate']:.3f}), "

@@ -28,6 +28,17 @@ def add_lora(model: nn.Module, rank: int = 4, alpha: float = 4.0, dropout: float
     return peft_model
 
 
+def frozen_with_lora(model: nn.Module, rank: int, alpha: float, seed: int) -> PeftModel:
+    """``model`` frozen and in eval mode (no dropout), wrapped with fresh adapters whose init ``seed`` fixes."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    torch.manual_seed(seed)
+    peft_model = add_lora(model, rank, alpha)
+    peft_model.eval()
+    return peft_model
+
+
 def load_lora(model: nn.Module, adapter_dir: str | Path, trainable: bool = False) -> PeftModel:
     return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=trainable)
 
@@ -45,6 +56,25 @@ def load_adapter(model: nn.Module, adapter_dir: str | Path, base_run: str | Path
     peft_model = load_lora(model, adapter_dir)
     peft_model.eval()
     return peft_model
+
+
+def save_adapter(model: PeftModel, folder: str | Path, base_run: str | Path, fingerprint: str,
+                 min_timestep: int | None = None) -> None:
+    """Write the peft folder plus ``base_model.json`` (base run, its fingerprint, the gate) atomically."""
+    import json
+    import shutil
+
+    from nomocap.checkpoint import atomic_write_text
+
+    folder = Path(folder)
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    model.save_pretrained(str(tmp))
+    atomic_write_text(tmp / "base_model.json", json.dumps({"base_run": str(Path(base_run).resolve()),
+                                                           "fingerprint": fingerprint,
+                                                           "min_timestep": min_timestep}) + "\n")
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
 
 
 def adapter_metadata(adapter_dir: str | Path) -> dict:

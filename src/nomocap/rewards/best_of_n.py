@@ -31,10 +31,15 @@ class BestOfN:
 
     def sample(self, prompts: list[str], lengths: list[int], sampler: Sampler, guidance: float = 2.5,
                generator: torch.Generator | None = None) -> Samples:
+        return self.draw(prompts, lengths, sampler, guidance, generator)[0]
+
+    def draw(self, prompts: list[str], lengths: list[int], sampler: Sampler, guidance: float = 2.5,
+             generator: torch.Generator | None = None, frames: int | None = None) -> tuple[Samples, torch.Tensor]:
+        """The best draw per prompt, and every draw's score ``[len(prompts), n]`` (NaN: a non-finite motion)."""
         n = self.n
         drawn = self.pipe.sample([p for p in prompts for _ in range(n)], [t for t in lengths for _ in range(n)],
-                                 sampler, guidance, generator)
+                                 sampler, guidance, generator, frames=frames)
         scores, _ = self.reward(MotionBatch(self.pipe.to_features(drawn), self.pipe.representation), drawn.prompts)
-        scores = torch.nan_to_num(torch.as_tensor(scores, dtype=torch.float64), nan=-torch.inf)
-        best = scores.view(len(prompts), n).argmax(1) + torch.arange(len(prompts)) * n
-        return Samples(drawn.features[best], drawn.mask[best], list(prompts), drawn.latents[best])
+        scores = torch.as_tensor(scores, dtype=torch.float64).view(len(prompts), n)
+        best = torch.nan_to_num(scores, nan=-torch.inf).argmax(1) + torch.arange(len(prompts)) * n
+        return Samples(drawn.features[best], drawn.mask[best], list(prompts), drawn.latents[best]), scores

@@ -1,1 +1,27 @@
-"""RL post-training (DDPO with importance sampling and the PPO clip) on LoRA adapters, from prompts only."""
+"""Post-training on LoRA adapters from prompts only: DDPO (importance sampling + PPO clip) and, to compare
+with it, reward-ranked fine-tuning (RAFT). ``method_config`` picks either by name, from a preset."""
+
+from __future__ import annotations
+
+METHODS = ("ddpo", "raft")
+
+
+def method_config(method: str, preset: str, **overrides):
+    """The ``DDPOConfig`` or ``RAFTConfig`` of a preset (its ``[finetune]`` or ``[raft]`` table) plus overrides."""
+    if method == "ddpo":
+        from nomocap.rl.ddpo import DDPOConfig
+
+        return DDPOConfig.from_preset(preset, **overrides)
+    if method == "raft":
+        from nomocap.rl.raft import RAFTConfig
+
+        return RAFTConfig.from_preset(preset, **overrides)
+    raise ValueError(f"unknown fine-tuning method {method!r}: choose {' or '.join(METHODS)}")
+
+
+def trainer_class(cfg) -> type:
+    """``DDPOTrainer`` or ``RAFTTrainer``, whichever trains ``cfg``; both take the same arguments."""
+    from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
+    from nomocap.rl.raft import RAFTTrainer
+
+    return DDPOTrainer if isinstance(cfg, DDPOConfig) else RAFTTrainer

@@ -18,7 +18,6 @@ below its base on held-out prompts — and a collapse of the within-prompt rewar
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -33,22 +32,20 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from nomocap.checkpoint import (
     CheckpointError,
-    atomic_write_text,
     load_config,
-    load_metadata,
     load_tensors,
     save_config,
-    save_tensors,
 )
-from nomocap.data.prompts import Prompt
-from nomocap.models.lora import add_lora, base_fingerprint, trainable_parameters
+from nomocap.data.prompts import Prompt, draw_with_replay
+from nomocap.models.lora import base_fingerprint, frozen_with_lora, save_adapter, trainable_parameters
 from nomocap.pipeline import MotionPipeline, Samples
 from nomocap.rewards import MotionBatch, Reward
 from nomocap.rl.advantages import PerPromptStatTracker
 from nomocap.rl.distributed import Distributed
 from nomocap.rl.noise import grouped_noise
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
-from nomocap.training import optimizer_tensors, preset_values, restore_optimizer
+from nomocap.rl.validation import BestAdapter, validation_reward
+from nomocap.training import checked_preset, load_adapter_state, save_adapter_state
 
 
 @dataclass
@@ -85,11 +82,7 @@ class DDPOConfig:
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> DDPOConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ValueError(f"unknown fine-tuning setting(s) {unknown}; known: {', '.join(sorted(known))}")
-        return cls(**preset_values("finetune", preset, overrides))
+        return checked_preset(cls, "finetune", preset, overrides, "fine-tuning")
 
 
 @dataclass
@@ -135,14 +128,8 @@ class DDPOTrainer:
         # Read once: every saved adapter carries it (the base checkpoint is never modified).
         self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
         self.run_config = run_config or {}
-        base = pipe.model
-        base.eval()
-        for p in base.parameters():
-            p.requires_grad_(False)
-        torch.manual_seed(cfg.seed)  # the adapters' random init: the same seed gives the same run
-        self.policy = add_lora(base, cfg.lora_rank, cfg.lora_alpha)
-        self.policy.eval()  # no dropout: re-scored log-probs must equal the sampled ones
-        pipe.model = self.policy
+        # No dropout (eval mode): re-scored log-probs must equal the sampled ones.
+        self.policy = pipe.model = frozen_with_lora(pipe.model, cfg.lora_rank, cfg.lora_alpha, cfg.seed)
         self.trained = self.dist.prepare(self.policy)  # train-phase forwards go through the prepared module
         self.params = trainable_parameters(self.policy)
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=0.0)
@@ -153,7 +140,8 @@ class DDPOTrainer:
             # Untrained steps would otherwise run an adapter that no gradient ever judged at their noise level.
             pipe.adapter_min_timestep = int(self.sampler.timesteps[cfg.first_steps - 1])
         self.tracker = PerPromptStatTracker(cfg.stat_buffer, min(cfg.copies, 4), cfg.adv_clip)
-        self.iteration, self.best, self.initial_spread, self.collapsed_for = 0, -math.inf, None, 0
+        self.iteration, self.initial_spread, self.collapsed_for = 0, None, 0
+        self.best = BestAdapter(lambda: self.save_adapter(self.out / "best"))
 
     # ----------------------------------------------------------------------------------- sample phase
 
@@ -161,11 +149,8 @@ class DDPOTrainer:
         return torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + iteration * 7919 + salt)
 
     def draw_prompts(self, iteration: int) -> list[Prompt]:
-        rng = np.random.default_rng([self.cfg.seed, iteration])
-        n_replay = int(round(self.cfg.replay_fraction * self.cfg.prompts_per_iteration)) if self.replay else 0
-        picks = [self.prompts[i] for i in rng.choice(len(self.prompts), self.cfg.prompts_per_iteration - n_replay,
-                                                     replace=len(self.prompts) < self.cfg.prompts_per_iteration)]
-        picks += [self.replay[i] for i in rng.choice(len(self.replay), n_replay, replace=len(self.replay) < n_replay)]
+        picks = draw_with_replay(self.prompts, self.replay, self.cfg.prompts_per_iteration, self.cfg.replay_fraction,
+                                 np.random.default_rng([self.cfg.seed, iteration]))
         return [p for p in picks for _ in range(self.cfg.copies)]
 
     @torch.no_grad()
@@ -288,47 +273,27 @@ class DDPOTrainer:
 
     # ----------------------------------------------------------------------------------- validation, checkpoints
 
-    @torch.no_grad()
     def validate(self) -> float:
-        if not self.val:
-            return float("nan")
-        samples = self.pipe.sample([p.text for p in self.val], [p.frames for p in self.val], self.sampler,
-                                   self.cfg.guidance, self._generator(0, salt=99))
-        scores, _ = self.reward(MotionBatch(self.pipe.to_features(samples), self.pipe.representation),
-                                [p.text for p in self.val])
-        return float(torch.nanmean(scores))
+        return validation_reward(self.pipe, self.reward, self.val, self.sampler, self.cfg.guidance,
+                                 self._generator(0, salt=99))
 
     def save_adapter(self, folder: Path) -> None:
-        tmp = folder.with_name(f".{folder.name}.tmp")
-        self.policy.save_pretrained(str(tmp))
-        atomic_write_text(tmp / "base_model.json", json.dumps({"base_run": str(self.base_run.resolve()),
-                                                               "fingerprint": self.base_fingerprint,
-                                                               "min_timestep": self.pipe.adapter_min_timestep}) + "\n")
-        if folder.exists():
-            import shutil
-
-            shutil.rmtree(folder)
-        tmp.rename(folder)
+        save_adapter(self.policy, folder, self.base_run, self.base_fingerprint, self.pipe.adapter_min_timestep)
 
     def checkpoint(self) -> None:
         self.save_adapter(self.out / "adapter")
-        state, groups = optimizer_tensors(self.opt)
-        state.update({f"lora.{k}": v for k, v in self.policy.state_dict().items() if "lora_" in k})
-        meta = {"iteration": str(self.iteration), "best": repr(self.best),
+        meta = {"iteration": str(self.iteration), "best": repr(self.best.best),
                 "tracker": json.dumps(self.tracker.state_dict()),
-                "initial_spread": repr(self.initial_spread), "collapsed_for": str(self.collapsed_for),
-                "param_groups": groups}
-        save_tensors(self.out / "train_state.safetensors", state, meta)
+                "initial_spread": repr(self.initial_spread), "collapsed_for": str(self.collapsed_for)}
+        save_adapter_state(self.out / "train_state.safetensors", self.policy, self.opt, meta)
 
     def resume(self) -> None:
         path = self.out / "train_state.safetensors"
         if not path.exists():
             return
-        state, meta = load_tensors(path), load_metadata(path)
-        self.policy.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lora.")}, strict=False)
-        restore_optimizer(self.opt, state, meta["param_groups"])
+        meta = load_adapter_state(path, self.policy, self.opt)
         self.tracker.load_state_dict(json.loads(meta["tracker"]))
-        self.iteration, self.best = int(meta["iteration"]), float(meta["best"])
+        self.iteration, self.best.best = int(meta["iteration"]), float(meta["best"])
         self.initial_spread = None if meta["initial_spread"] == "None" else float(meta["initial_spread"])
         self.collapsed_for = int(meta["collapsed_for"])
         self.console.print(f"resuming {self.out} at iteration {self.iteration}")
@@ -372,9 +337,7 @@ class DDPOTrainer:
                 due = cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations)
                 if main and due:
                     row["val_reward"] = self.validate()
-                    if np.isfinite(row["val_reward"]) and row["val_reward"] > self.best:
-                        self.best = row["val_reward"]
-                        self.save_adapter(out / "best")
+                    if self.best.offer(row["val_reward"]):
                         row["best"] = True
                 log.write(json.dumps(row) + "\n")
                 log.flush()
@@ -402,9 +365,7 @@ class DDPOTrainer:
     def _validate_start(self) -> float:
         """The base model's validation reward; the zero adapter is the best one until an update beats it."""
         value = self.validate()
-        if np.isfinite(value):
-            self.best = value
-            self.save_adapter(self.out / "best")
+        self.best.offer(value)
         return value
 
     def _row(self, it: int, r: Rollouts, reward_info: dict, train_info: dict, t_sample: float, t_train: float) -> dict:

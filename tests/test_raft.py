@@ -94,14 +94,16 @@ def test_only_lora_trains_and_the_adapter_loads(tiny_runs, tmp_path):
     assert tuned.model is not None
 
 
-def test_raft_fits_its_kept_samples(tiny_runs, tmp_path):
-    """More distillation steps on one round's kept set lower the loss on that set (the adapter learns it)."""
-    trainer = make_raft(tiny_runs, tmp_path / "r", lr=3e-3, steps_per_round=60, prompts_per_round=4)
+@pytest.mark.parametrize("guided_loss", [True, False])
+def test_raft_fits_its_kept_samples(tiny_runs, tmp_path, guided_loss):
+    """Distillation steps on one round's kept set lower the loss on that set (the adapter learns it)."""
+    trainer = make_raft(tiny_runs, tmp_path / "r", lr=3e-3, steps_per_round=60, prompts_per_round=4,
+                        guided_loss=guided_loss)
     kept, _ = trainer.sample(trainer.draw_prompts(0), trainer._generator(0))
 
     def loss() -> float:
         with torch.no_grad():
-            return float(torch.stack([denoising_loss(trainer.policy, trainer.pipe.schedule, kept.latents,
+            return float(torch.stack([denoising_loss(trainer.denoiser, trainer.pipe.schedule, kept.latents,
                                                      trainer.pipe.step_mask(kept.mask), kept.cond, trainer.pipe.null,
                                                      0.0, torch.Generator().manual_seed(s)) for s in range(20)]).mean())
 

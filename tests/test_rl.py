@@ -23,6 +23,7 @@ from nomocap.rl.advantages import PerPromptStatTracker
 from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
 from nomocap.rl.noise import grouped_noise
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
+from nomocap.rl.validation import spread_prompts
 
 runner = CliRunner()
 
@@ -325,3 +326,14 @@ def test_best_of_n_keeps_each_prompts_highest_scoring_draw(setup):
     assert torch.equal(one.features, plain.features)  # n = 1 is plain sampling
     with pytest.raises(ValueError, match="n >= 1"):
         BestOfN(pipe, reward, 0)
+
+
+def test_validation_prompts_are_distinct_and_spread_over_the_split(setup, tmp_path):
+    texts = [f"action {i // 3} take {i % 3}" for i in range(30)]  # ten actions, three captions each, in order
+    prompts = [Prompt(t, 40) for t in texts for _ in range(2)]  # every caption twice (a mirrored pair)
+    picked = spread_prompts(prompts, 10)
+    assert len({p.text for p in picked}) == 10
+    assert {p.text.split(" take")[0] for p in picked} == {f"action {i}" for i in range(10)}  # every action
+    assert [p.text for p in spread_prompts(prompts, 100)] == texts  # fewer than asked: all, once, in order
+    trainer = make_trainer(setup, tmp_path / "ft", val_spread=True, val_prompts=3)
+    assert len(trainer.val) == 3 and len({p.text for p in trainer.val}) == 3

@@ -44,7 +44,7 @@ from nomocap.rl.advantages import PerPromptStatTracker
 from nomocap.rl.distributed import Distributed
 from nomocap.rl.noise import grouped_noise
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
-from nomocap.rl.validation import BestAdapter, validation_reward
+from nomocap.rl.validation import BestAdapter, spread_prompts, validation_reward
 from nomocap.training import checked_preset, load_adapter_state, save_adapter_state
 
 
@@ -77,6 +77,7 @@ class DDPOConfig:
     collapse_patience: int = 3
     eval_every: int = 5
     val_prompts: int = 32
+    val_spread: bool = False  # validate on distinct captions spread over the split, not on its first ones
     stat_buffer: int = 32
     seed: int = 0
 
@@ -123,7 +124,8 @@ class DDPOTrainer:
                              f"({cfg.prompts_per_iteration}) of the {self.dist.world} processes")
         self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
         self.replay = replay or []
-        self.val = (val_prompts or [])[: cfg.val_prompts]
+        self.val = spread_prompts(val_prompts or [], cfg.val_prompts) if cfg.val_spread else \
+            (val_prompts or [])[: cfg.val_prompts]
         self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
         # Read once: every saved adapter carries it (the base checkpoint is never modified).
         self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))

@@ -31,12 +31,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from nomocap.checkpoint import CheckpointError, load_config, load_tensors, save_config
 from nomocap.data.prompts import Prompt, draw_with_replay
+from nomocap.diffusion.guidance import guided_prediction
 from nomocap.models.lora import base_fingerprint, frozen_with_lora, save_adapter, trainable_parameters
 from nomocap.pipeline import MotionPipeline
 from nomocap.pretrain import denoising_loss
 from nomocap.rewards import Reward
 from nomocap.rewards.best_of_n import BestOfN
-from nomocap.rl.validation import BestAdapter, validation_reward
+from nomocap.rl.validation import BestAdapter, spread_prompts, validation_reward
 from nomocap.training import checked_preset, load_adapter_state, save_adapter_state
 
 
@@ -53,6 +54,7 @@ class RAFTConfig:
     sampler: str = "dpm++"  # what evaluation samples with: the distilled samples are the ones it would see
     steps: int = 10
     guidance: float = 2.5
+    guided_loss: bool = False  # True: fit the guided prediction (what sampling uses), not the conditional branch
     lora_rank: int = 4
     lora_alpha: float = 4.0
     replay_fraction: float = 0.25
@@ -83,7 +85,7 @@ class RAFTTrainer:
             raise ValueError(f"raft ranks candidates: candidates must be >= 2, got {cfg.candidates}")
         self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
         self.replay = replay or []
-        self.val = (val_prompts or [])[: cfg.val_prompts]
+        self.val = spread_prompts(val_prompts or [], cfg.val_prompts)
         self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
         self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
         self.run_config = run_config or {}
@@ -139,9 +141,9 @@ class RAFTTrainer:
         for _ in range(cfg.steps_per_round):
             idx = torch.randint(len(kept.latents), (min(cfg.batch_size, len(kept.latents)),), generator=generator)
             self.opt.zero_grad(set_to_none=True)
-            loss = denoising_loss(self.policy, self.pipe.schedule, kept.latents[idx],
+            loss = denoising_loss(self.denoiser, self.pipe.schedule, kept.latents[idx],
                                   self.pipe.step_mask(kept.mask[idx]), kept.cond[idx], self.pipe.null,
-                                  self.cond_dropout, generator)
+                                  0.0 if cfg.guided_loss else self.cond_dropout, generator)
             if not torch.isfinite(loss):
                 skipped += 1  # never touches the adapter
                 continue
@@ -151,6 +153,15 @@ class RAFTTrainer:
             losses.append(loss.item())
         return {"loss": float(np.mean(losses)) if losses else float("nan"),
                 "grad_norm": float(np.mean(norms)) if norms else float("nan"), "skipped_batches": skipped}
+
+    def denoiser(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """What the distillation loss fits: the conditional branch, with the base's condition dropout (RAFT as
+        published), or with ``guided_loss`` the guided prediction, so that sampling with the same CFG reproduces
+        the kept samples instead of guiding them a second time. Measured h -> k (README, "Results"): the first
+        narrows every prompt's samples round after round, the second keeps their spread but doubles FID."""
+        if self.cfg.guided_loss:
+            return guided_prediction(self.policy, x, t, cond, self.pipe.null, self.cfg.guidance, mask=mask)
+        return self.policy(x, t, cond, mask)
 
     # ----------------------------------------------------------------------------------- validation, checkpoints
 

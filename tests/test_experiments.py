@@ -30,6 +30,14 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     assert (tmp_path / "report.html").read_text().count("data:image/png;base64") >= 1
     for stage in ("finetune_s0", "base", "source_evaluator"):
         assert (tmp_path / stage / ".stage.json").exists(), stage
+    # The comparison method in the same folder: every stage but its own fine-tuning is reused, DDPO's is kept.
+    ddpo_marker = (tmp_path / "finetune_s0" / ".stage.json").read_text()
+    result = runner.invoke(app, args + ["--method", "raft"])
+    assert result.exit_code == 0, result.output
+    assert "reusing pretraining base" in result.output.replace("\n", " ")
+    assert (tmp_path / "raft_s0" / "best" / "adapter_model.safetensors").exists()
+    assert (tmp_path / "finetune_s0" / ".stage.json").read_text() == ddpo_marker
+    assert "| Fine-tuned by RAFT (comparison) |" in (tmp_path / "results.md").read_text()
 
 
 def test_a_finished_stage_is_reused_and_a_changed_config_rebuilds_it(tmp_path):

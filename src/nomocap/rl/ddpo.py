@@ -77,7 +77,7 @@ class DDPOConfig:
     collapse_patience: int = 3
     eval_every: int = 5
     val_prompts: int = 32
-    val_spread: bool = False  # validate on distinct captions spread over the split, not on its first ones
+    val_spread: bool = True  # validate on distinct captions spread over the split (False: its first ones)
     stat_buffer: int = 32
     seed: int = 0
 

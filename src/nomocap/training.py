@@ -93,6 +93,17 @@ def save_adapter_state(path: Path, model: torch.nn.Module, opt: torch.optim.Opti
     save_tensors(path, state, {**meta, "param_groups": groups})
 
 
+def continues_run(out: Path, config: dict, key: str, resume: bool) -> bool:
+    """Whether ``out`` holds a run to continue; refuses one without ``resume`` or with other ``config[key]``."""
+    if not (out / "train_state.safetensors").exists():
+        return False
+    if not resume:
+        raise CheckpointError(f"{out} already holds a fine-tuning run; pass --resume or choose another --out")
+    if load_config(out, kind="adapter").get(key) != config[key]:
+        raise CheckpointError(f"{out}/config.json was written with other settings; resume needs the same ones")
+    return True
+
+
 def load_adapter_state(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, str]:
     """The inverse of ``save_adapter_state``: restores the adapters and the optimizer, returns the meta."""
     state, meta = load_tensors(path), load_metadata(path)

@@ -114,8 +114,7 @@ def finetune_stage(folder: Path, base: Path, reward: Path, cfg: DDPOConfig | RAF
     # Opt-in switches (antithetic, gate_adapter) enter the settings only when on: a finished stage made
     # before a switch existed stays valid, and turning one on re-runs the stage.
     settings = {k: v for k, v in asdict(cfg).items() if v is not False}
-    method = "raft" if isinstance(cfg, RAFTConfig) else "ddpo"
-    config = {method: settings, "base": str(base), "reward": str(reward), "contrastive": contrastive,
+    config = {cfg.method: settings, "base": str(base), "reward": str(reward), "contrastive": contrastive,
               "prompts": len(prompts), "replay": len(replay)}
     return run_stage(folder, config, finetune, console, f"fine-tuning {folder.name}", _anchors(folder.parent))
 

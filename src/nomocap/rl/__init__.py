@@ -21,7 +21,7 @@ def method_config(method: str, preset: str, **overrides):
 
 def trainer_class(cfg) -> type:
     """``DDPOTrainer`` or ``RAFTTrainer``, whichever trains ``cfg``; both take the same arguments."""
-    from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
+    from nomocap.rl.ddpo import DDPOTrainer
     from nomocap.rl.raft import RAFTTrainer
 
-    return DDPOTrainer if isinstance(cfg, DDPOConfig) else RAFTTrainer
+    return {"ddpo": DDPOTrainer, "raft": RAFTTrainer}[cfg.method]

@@ -24,6 +24,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,8 +32,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from nomocap.checkpoint import (
-    CheckpointError,
-    load_config,
     load_tensors,
     save_config,
 )
@@ -45,11 +44,12 @@ from nomocap.rl.distributed import Distributed
 from nomocap.rl.noise import grouped_noise
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
 from nomocap.rl.validation import BestAdapter, spread_prompts, validation_reward
-from nomocap.training import checked_preset, load_adapter_state, save_adapter_state
+from nomocap.training import checked_preset, continues_run, load_adapter_state, save_adapter_state
 
 
 @dataclass
 class DDPOConfig:
+    method: ClassVar[str] = "ddpo"  # its name in presets' stage settings and on the CLI
     iterations: int = 50
     prompts_per_iteration: int = 16
     copies: int = 4
@@ -305,11 +305,7 @@ class DDPOTrainer:
     def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
         cfg, out, main = self.cfg, self.out, self.dist.is_main
         config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), "ddpo": asdict(cfg), **self.run_config}
-        if (out / "train_state.safetensors").exists():
-            if not resume:
-                raise CheckpointError(f"{out} already holds a fine-tuning run; pass --resume or choose another --out")
-            if load_config(out, kind="adapter").get("ddpo") != config["ddpo"]:
-                raise CheckpointError(f"{out}/config.json was written with other settings; resume needs the same ones")
+        if continues_run(out, config, "ddpo", resume):
             self.resume()
         self.dist.barrier()  # every rank has read the old state before rank 0 writes anything
         if main:

@@ -26,13 +26,14 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from nomocap.checkpoint import CheckpointError, load_config, load_tensors, save_config
+from nomocap.checkpoint import load_tensors, save_config
 from nomocap.data.prompts import Prompt, draw_with_replay
 from nomocap.diffusion.guidance import guided_prediction
 from nomocap.models.lora import base_fingerprint, frozen_with_lora, save_adapter, trainable_parameters
@@ -41,11 +42,12 @@ from nomocap.pretrain import denoising_loss
 from nomocap.rewards import Reward
 from nomocap.rewards.best_of_n import BestOfN
 from nomocap.rl.validation import BestAdapter, spread_prompts, validation_reward
-from nomocap.training import checked_preset, load_adapter_state, save_adapter_state
+from nomocap.training import checked_preset, continues_run, load_adapter_state, save_adapter_state
 
 
 @dataclass
 class RAFTConfig:
+    method: ClassVar[str] = "raft"  # its name in presets' stage settings and on the CLI
     rounds: int = 3
     prompts_per_round: int = 256
     candidates: int = 4  # draws per prompt; the best by the reward is kept
@@ -190,11 +192,7 @@ class RAFTTrainer:
     def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
         cfg, out = self.cfg, self.out
         config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), "raft": asdict(cfg), **self.run_config}
-        if (out / "train_state.safetensors").exists():
-            if not resume:
-                raise CheckpointError(f"{out} already holds a fine-tuning run; pass --resume or choose another --out")
-            if load_config(out, kind="adapter").get("raft") != config["raft"]:
-                raise CheckpointError(f"{out}/config.json was written with other settings; resume needs the same ones")
+        if continues_run(out, config, "raft", resume):
             self.resume()
         save_config(out, config)
         columns = (TextColumn("[bold]raft"), BarColumn(), TextColumn("{task.completed}/{task.total} rounds"),

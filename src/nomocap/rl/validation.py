@@ -21,8 +21,10 @@ from nomocap.rewards import MotionBatch, Reward
 def spread_prompts(prompts: list[Prompt], n: int) -> list[Prompt]:
     """``n`` distinct prompts spread evenly over the list (a split lists its motions' captions in id order,
     often one action after another: its first ``n`` captions would cover a few actions only)."""
-    seen: set[str] = set()
-    distinct = [p for p in prompts if not (p.text in seen or seen.add(p.text))]
+    first: dict[str, Prompt] = {}
+    for p in prompts:
+        first.setdefault(p.text, p)
+    distinct = list(first.values())
     if len(distinct) <= n:
         return distinct
     return [distinct[i] for i in np.linspace(0, len(distinct) - 1, n).round().astype(int)]

@@ -1,0 +1,40 @@
+"""What every sub-command shares: the typer apps, the consoles, errors and ``--set`` parsing."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Post-train text-to-motion diffusion models with RL from text prompts only.")
+data_app = typer.Typer(no_args_is_help=True, help="Create, validate and inspect motion corpora.")
+app.add_typer(data_app, name="data")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+SET_HELP = ("override a preset setting of the method ([finetune] for ddpo, [raft] for raft), KEY=VALUE "
+            "(repeatable), e.g. --set antithetic=true")
+
+
+def parse_settings(items: list[str] | None) -> dict:
+    """``--set KEY=VALUE`` pairs; values are read as JSON (numbers, true/false), anything else as text."""
+    settings = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. --set antithetic=true")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value
+    return settings
+
+

@@ -1,0 +1,165 @@
+"""Training: pretraining, the reward model and evaluator, and RL fine-tuning of LoRA adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from nomocap.cli.common import SET_HELP, app, console, fail, parse_settings
+from nomocap.data.humanml import CorpusError
+
+
+@app.command("pretrain")
+def pretrain_cmd(
+    data: Path = typer.Option(..., help="training corpus (HumanML3D / KIT-ML layout)"),
+    out: Path = typer.Option(..., "--out", "-o", help="run folder to write"),
+    arch: str = typer.Option("mdm", help="mdm (joint-space transformer) or mld (motion VAE + latent denoiser)"),
+    repr: str = typer.Option("guo", "--repr", help="guo (HumanML3D features) or rot (root + 6D joint rotations)"),
+    preset: str = typer.Option("small", help="tiny (tests), small (CPU demo) or paper (GPU)"),
+    steps: int = typer.Option(None, help="override the preset's number of steps"),
+    exclude_category: str = typer.Option(None, help="leave a class out: object_manipulation or posture_balance"),
+    text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
+    resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """Pretrain a text-to-motion denoiser.
+
+    Example: nomocap pretrain --data data/h --arch mdm --preset small --out runs/base_h
+    """
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.pretrain import PretrainConfig, pretrain
+
+    if arch == "mld" and repr != "guo":
+        fail("the latent model (mld) works on guo features; use --repr guo")
+    try:
+        cfg = PretrainConfig.from_preset(preset, arch=arch, repr=repr, steps=steps, exclude_category=exclude_category,
+                                         text_encoder=text_encoder, seed=seed)
+        pretrain(data, out, cfg, resume=resume, console=console)
+    except (ValueError, CorpusError, CheckpointError, FileNotFoundError) as err:
+        fail(str(err))
+    console.print(f"wrote {out}")
+
+
+def _train_embedding(kind: str, data: Path, out: Path, preset: str, steps: int | None, resume: bool, seed: int | None,
+                     text_encoder: str | None) -> None:
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
+
+    try:
+        cfg = EmbeddingTrainConfig.from_preset(kind, preset, steps=steps, seed=seed, text_encoder=text_encoder)
+        train_embedding_model(data, out, cfg, resume=resume, console=console)
+    except (ValueError, CorpusError, CheckpointError) as err:
+        fail(str(err))
+    console.print(f"wrote {out}")
+
+
+@app.command("train-retrieval")
+def train_retrieval(
+    data: Path = typer.Option(..., help="corpus to train on"),
+    out: Path = typer.Option(..., "--out", "-o", help="run folder to write"),
+    preset: str = typer.Option("small", help="tiny, small or paper"),
+    steps: int = typer.Option(None, help="override the preset's number of steps"),
+    text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
+    resume: bool = typer.Option(False, help="continue the run in --out"),
+    seed: int = typer.Option(None, help="random seed (preset default: 0)"),
+) -> None:
+    """Train the TMR-style retrieval model whose cosine similarity is the RL reward.
+
+    Example: nomocap train-retrieval --data data/k --preset small --out runs/reward_k
+    """
+    _train_embedding("retrieval", data, out, preset, steps, resume, seed, text_encoder)
+
+
+@app.command("train-evaluator")
+def train_evaluator(
+    data: Path = typer.Option(..., help="corpus to train on (the target corpus of the evaluation)"),
+    out: Path = typer.Option(..., "--out", "-o", help="run folder to write"),
+    preset: str = typer.Option("small", help="tiny, small or paper"),
+    steps: int = typer.Option(None, help="override the preset's number of steps"),
+    text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
+    resume: bool = typer.Option(False, help="continue the run in --out"),
+    seed: int = typer.Option(None, help="random seed (preset default: 1, unlike the reward's 0)"),
+) -> None:
+    """Train the T2M-style evaluator that grades generated motion (never the reward model).
+
+    Example: nomocap train-evaluator --data data/k --preset small --out runs/evaluator_k
+    """
+    _train_embedding("evaluator", data, out, preset, steps, resume, seed, text_encoder)
+
+
+@app.command("finetune")
+def finetune(
+    model: Path = typer.Option(..., help="pretrained base run (never modified)"),
+    reward: Path = typer.Option(..., help="retrieval run whose cosine similarity is the reward"),
+    out: Path = typer.Option(..., "--out", "-o", help="folder for the adapter, logs and checkpoints"),
+    data: Path = typer.Option(None, help="target corpus: its captions are the prompts (motions unused)"),
+    prompts: Path = typer.Option(None, help="a text file of prompts, one per line"),
+    annotations: Path = typer.Option(None, help="a TMR-style annotations.json (e.g. the real KIT-ML texts)"),
+    category: str = typer.Option(None, help="only prompts of this class (object_manipulation, posture_balance)"),
+    replay: Path = typer.Option(None, help="source corpus whose captions are replayed (keeps what the model knew)"),
+    preset: str = typer.Option("small", help="tiny, small (CPU) or paper (GPU)"),
+    method: str = typer.Option("ddpo", help="ddpo (RL, the paper's method) or raft (reward-ranked fine-tuning)"),
+    iterations: int = typer.Option(None, help="override the preset's iterations (ddpo)"),
+    contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
+    foot_skating: float = typer.Option(0.0, help="weight of the foot-skating penalty"),
+    clip_range: float = typer.Option(None, help="override the PPO clip range (ddpo)"),
+    lr: float = typer.Option(None, help="override the adapters' learning rate"),
+    kl_coef: float = typer.Option(None, help="override the KL-to-base coefficient (ddpo)"),
+    replay_fraction: float = typer.Option(None, help="override the fraction of replayed source prompts"),
+    settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
+    resume: bool = typer.Option(False, help="continue the run in --out"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """RL post-training (DDPO + PPO clip) of LoRA adapters from text prompts only (--method raft: distil the
+    model's own best-of-n samples instead, the comparison).
+
+    Example: nomocap finetune --model runs/base_h --reward runs/reward_k --data data/k --out runs/ft_k
+    """
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.data.prompts import load_prompts
+    from nomocap.pipeline import MotionPipeline
+    from nomocap.rewards import WeightedSum
+    from nomocap.rewards.physics import FootSkating
+    from nomocap.rewards.retrieval import RetrievalReward
+    from nomocap.rl import method_config, trainer_class
+    from nomocap.rl.distributed import Distributed
+
+    sources = [s for s in (data, prompts, annotations) if s is not None]
+    if len(sources) != 1:
+        fail("give exactly one prompt source: --data DIR, --prompts FILE or --annotations JSON")
+    try:
+        ddpo_only = dict(iterations=iterations, clip_range=clip_range, kl_coef=kl_coef)
+        if method != "ddpo" and any(v is not None for v in ddpo_only.values()):
+            raise ValueError(f"--iterations, --clip-range and --kl-coef are DDPO settings; {method} takes --set, "
+                             f"e.g. --set rounds=3")
+        named = dict(**ddpo_only, replay_fraction=replay_fraction, lr=lr, seed=seed)
+        # An option left unset must not hide the same key given with --set.
+        cfg = method_config(method, preset, **{**parse_settings(settings),
+                                               **{k: v for k, v in named.items() if v is not None}})
+        train_prompts = load_prompts(sources[0], "train", category)
+        val_prompts = load_prompts(sources[0], "val", category) if sources[0].is_dir() or \
+            sources[0].suffix == ".json" else []
+        replay_prompts = load_prompts(replay, "train") if replay else []
+        reward_fn = RetrievalReward.from_run(reward, contrastive, cache_dir=out / ".text_cache")
+        terms = [(reward_fn, 1.0)] + ([(FootSkating(), foot_skating)] if foot_skating else [])
+        dist = Distributed.from_env()
+        if method != "ddpo" and dist.world > 1:
+            raise ValueError(f"{method} runs in one process; launch it without accelerate/torchrun")
+        pipe = MotionPipeline.from_run(model, device=str(dist.device), cache_dir=out / ".text_cache")
+        out.mkdir(parents=True, exist_ok=True)
+        more = {"dist": dist} if method == "ddpo" else {}
+        trainer = trainer_class(cfg)(pipe, WeightedSum(terms), train_prompts, cfg, out, model, replay_prompts,
+                                     val_prompts, console if dist.is_main else Console(quiet=True),
+                                     {"reward_run": str(reward.resolve()), "prompts": str(sources[0])}, **more)
+        try:
+            trainer.run(resume=resume)
+        finally:
+            del trainer
+            dist.close()
+    except (ValueError, CorpusError, CheckpointError) as err:
+        fail(str(err))
+    if not dist.is_main:
+        return
+    console.print(f"wrote {out}/adapter (last) and {out}/best (best validation reward)")

@@ -35,10 +35,11 @@ class Recorder(torch.nn.Module):
 
     def __init__(self, value: float):
         super().__init__()
-        self.value, self.conds = value, []
+        self.value, self.conds, self.timesteps = value, [], []
 
     def forward(self, x, t, cond, mask=None):
         self.conds.append(cond)
+        self.timesteps.append(t)
         return torch.full_like(x, self.value)
 
 
@@ -61,6 +62,33 @@ def test_denoising_loss_against_the_closed_form():
         model = Recorder(0.0)
         denoising_loss(model, schedule, x0, mask, cond, null, rate, gen)
         assert torch.equal(model.conds[0], expected)
+
+
+def test_min_timestep_distils_and_gates_only_the_high_noise_levels(tiny_runs, tmp_path):
+    schedule = NoiseSchedule.named("cosine", 100)
+    model = Recorder(0.0)
+    denoising_loss(model, schedule, torch.randn(256, 2, 3), None, torch.ones(256, 4), torch.zeros(1, 4), 0.0,
+                   torch.Generator().manual_seed(0), min_timestep=70)
+    assert int(model.timesteps[0].min()) == 70 and int(model.timesteps[0].max()) == 99  # 256 draws of 30 values
+
+    _, base, _ = tiny_runs
+    steps = MotionPipeline.from_run(base).schedule.num_steps
+    with pytest.raises(ValueError, match="min_timestep"):
+        make_raft(tiny_runs, tmp_path / "bad", min_timestep=steps)
+    gate = steps // 2
+    trainer = make_raft(tiny_runs, tmp_path / "r", lr=1e-2, min_timestep=gate)
+    out = trainer.run()
+    kept, _ = trainer.sample(trainer.draw_prompts(0), trainer._generator(0))
+    tuned, plain = MotionPipeline.from_run(base, adapter=out / "adapter"), MotionPipeline.from_run(base)
+    assert tuned.adapter_min_timestep == gate
+    x, mask = torch.randn_like(kept.latents), plain.step_mask(kept.mask)
+    with torch.no_grad():
+        def both(t):
+            tt = torch.full((len(x),), t)
+            return tuned.predict_x0(x, tt, kept.cond, mask, 2.5), plain.predict_x0(x, tt, kept.cond, mask, 2.5)
+        torch.testing.assert_close(*both(gate - 1))  # below the gate: the base model, exactly
+        with_adapter, without = both(gate)
+        assert (with_adapter - without).abs().max() > 1e-4  # at and above it: the distilled adapter
 
 
 def test_a_round_keeps_each_prompts_best_draw(tiny_runs, tmp_path):

@@ -148,13 +148,14 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
 
 def denoising_loss(model: torch.nn.Module, schedule: NoiseSchedule, x0: torch.Tensor, mask: torch.Tensor | None,
                    cond: torch.Tensor, null: torch.Tensor, cond_dropout: float,
-                   generator: torch.Generator) -> torch.Tensor:
-    """The masked x0-prediction loss at uniform random timesteps, with condition dropout (for CFG).
+                   generator: torch.Generator, min_timestep: int = 0) -> torch.Tensor:
+    """The masked x0-prediction loss at uniform random timesteps (from ``min_timestep`` up), with condition
+    dropout (for CFG).
 
     ``x0`` lives in the denoiser's own space (normalised features, or VAE latents with ``mask=None``).
     """
     n = len(x0)
-    t = torch.randint(schedule.num_steps, (n,), generator=generator)
+    t = torch.randint(min_timestep, schedule.num_steps, (n,), generator=generator)
     noise = torch.randn(x0.shape, generator=generator)
     drop = torch.rand(n, generator=generator) < cond_dropout
     cond = torch.where(drop[:, None], null.expand(n, -1), cond)

@@ -119,6 +119,13 @@ def finetune_stage(folder: Path, base: Path, reward: Path, cfg: DDPOConfig | RAF
     return run_stage(folder, config, finetune, console, f"fine-tuning {folder.name}", _anchors(folder.parent))
 
 
+def judge_paired_note(paired: dict, split: str) -> str:
+    return (f"Judge, paired (every {split} test caption, {paired['captions']} captions, {paired['attributes']} "
+            f"attributes, the same noise for every model): base {paired['base']:.3f}, fine-tuned "
+            f"{paired['finetuned']:.3f} (mean of {paired['models']}), difference {paired['delta']:+.3f} ± "
+            f"{paired['ci']:.3f}.")
+
+
 def pool(rows: list[dict]) -> dict:
     """Across seeds: the mean of the seeds' means; interval from the seeds (one seed: its own interval)."""
     if len(rows) == 1:

@@ -24,7 +24,9 @@ from nomocap.eval.protocol import (
     evaluate,
     generate_joints,
     judge_accuracy,
+    judge_difference,
     markdown_table,
+    paired_judge,
     write_results,
 )
 from nomocap.experiments.common import (
@@ -32,6 +34,7 @@ from nomocap.experiments.common import (
     corpus_stage,
     embedding_stage,
     finetune_stage,
+    judge_paired_note,
     pool,
     pretrain_stage,
     shipped,
@@ -53,8 +56,7 @@ class CrossDatasetConfig(ExperimentConfig):
 
 
 def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:
-    return [(c.text, len(f)) for it, f in zip(eval_set.items, eval_set.features) for c in it.texts
-            if precision_axis(c.text) is not None]
+    return [(text, frames) for text, frames in eval_set.captions() if precision_axis(text) is not None]
 
 
 def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None) -> dict:
@@ -94,7 +96,10 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     confusion = {name: precision_confusion([j for m in ms for j in m], captions * len(ms))
                  for name, ms in motions.items()}
     rows["precision"] = {"judge_accuracy_base": prec["base"], "judge_accuracy_finetuned": prec["finetuned"],
-                         "prompts": len(precision), "confusion": confusion}
+                         "prompts": len(precision), "confusion": confusion,
+                         "paired": judge_difference(captions, motions["base"][0], motions["finetuned"])}
+    rows["judge_paired"] = paired_judge(base_pipe, tuned, eval_set.captions(), protocol.sampler, protocol.steps,
+                                        protocol.guidance)
     # Forgetting, judged on the source domain's test captions (the judge needs no source evaluator).
     source_limit = protocol.texts or 256
     forget = {"base": judge_accuracy(base_pipe, src, "test", source_limit, protocol.sampler, protocol.steps,
@@ -114,10 +119,13 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
                   f"evaluator trained on {cfg.source}.\n\n" + markdown_table(
                       {"Ground truth": rows["source"]["ground_truth"], f"Pretrained on {cfg.source}":
                        rows["source"]["base"], f"Fine-tuned {cfg.method_label}": rows["source"]["finetuned"]}))
-    notes = (f"Precision prompts ({len(precision)} {cfg.target} test captions with left/right, clockwise/counter-"
+    paired = rows["precision"]["paired"]
+    confusion_table = confusion_markdown({"Pretrained": confusion["base"], "Fine-tuned": confusion["finetuned"]})
+    notes = (f"{judge_paired_note(rows['judge_paired'], cfg.target)}\n\n"
+             f"Precision prompts ({len(precision)} {cfg.target} test captions with left/right, clockwise/counter-"
              f"clockwise or forward/backward): judge accuracy base {prec['base']:.3f}, fine-tuned "
-             f"{prec['finetuned']:.3f}. Each side/direction attribute judged against the prompt and its swapped "
-             f"twin:\n\n{confusion_markdown({'Pretrained': confusion['base'], 'Fine-tuned': confusion['finetuned']})}"
+             f"{prec['finetuned']:.3f} (paired difference {paired['delta']:+.3f} ± {paired['ci']:.3f}). Each "
+             f"side/direction attribute judged against the prompt and its swapped twin:\n\n{confusion_table}"
              f"\nForgetting ({source_limit} {cfg.source} test captions): judge accuracy "
              f"base {forget['base']:.3f}, fine-tuned {forget['finetuned']:.3f}.\n")
     write_results(rows, out, table + "\n" + notes)

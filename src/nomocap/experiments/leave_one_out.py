@@ -17,12 +17,21 @@ from rich.console import Console
 
 from nomocap.data.categories import CATEGORIES, caption_category, check_category
 from nomocap.data.prompts import load_prompts
-from nomocap.eval.protocol import EvalSet, ProtocolConfig, best_of_n, evaluate, markdown_table, write_results
+from nomocap.eval.protocol import (
+    EvalSet,
+    ProtocolConfig,
+    best_of_n,
+    evaluate,
+    markdown_table,
+    paired_judge,
+    write_results,
+)
 from nomocap.experiments.common import (
     ExperimentConfig,
     corpus_stage,
     embedding_stage,
     finetune_stage,
+    judge_paired_note,
     pool,
     pretrain_stage,
     shipped,
@@ -66,16 +75,18 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
                     for seed in cfg.seeds]
         eval_set = EvalSet(data, "test", evaluator, category=category)
         full_pipe, without_pipe = MotionPipeline.from_run(full), MotionPipeline.from_run(without)
+        tuned = [MotionPipeline.from_run(without, adapter=a / "best") for a in adapters]
         rows = {"ground_truth": evaluate(evaluator, data, protocol, None, console=console, eval_set=eval_set),
                 "full": evaluate(evaluator, data, protocol, full_pipe, console=console, eval_set=eval_set),
                 "without": evaluate(evaluator, data, protocol, without_pipe, console=console, eval_set=eval_set),
-                "finetuned": pool([evaluate(evaluator, data, protocol,
-                                            MotionPipeline.from_run(without, adapter=a / "best"), console=console,
-                                            eval_set=eval_set) for a in adapters])}
+                "finetuned": pool([evaluate(evaluator, data, protocol, pipe, console=console, eval_set=eval_set)
+                                   for pipe in tuned])}
         pairs = [(it.texts[0].text, len(f)) for it, f in zip(eval_set.items, eval_set.features)][: cfg.reach_captions]
         reach = {name: best_of_n(pipe, pairs, cfg.reach_samples, protocol.sampler, protocol.steps, protocol.guidance)
                  for name, pipe in (("full", full_pipe), ("without", without_pipe))}
         rows["reach"] = reach
+        rows["judge_paired"] = paired_judge(without_pipe, tuned, eval_set.captions(), protocol.sampler, protocol.steps,
+                                            protocol.guidance)
         results[category] = rows
         table = markdown_table({"Ground truth": rows["ground_truth"], "Pretrained with the category": rows["full"],
                                 "Pretrained without it": rows["without"],
@@ -83,7 +94,8 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
         notes = (f"{len(train)} training captions of {category}; evaluated on {len(eval_set.items)} test motions.\n\n"
                  f"Reach (best-of-{cfg.reach_samples}, {len(pairs)} test captions): pretrained with the category "
                  f"{reach['full']['reach']:.3f} (per-sample pass rate {reach['full']['sample_pass_rate']:.3f}), "
-                 f"without it {reach['without']['reach']:.3f} ({reach['without']['sample_pass_rate']:.3f}).\n")
+                 f"without it {reach['without']['reach']:.3f} ({reach['without']['sample_pass_rate']:.3f}).\n\n"
+                 f"{judge_paired_note(rows['judge_paired'], category)}\n")
         title = f"Leave-one-out: {category} ({cfg.preset} preset, {cfg.arch}, seeds {cfg.seeds})"
         sections += [(title, table + "\n" + notes),
                      (f"Fine-tuning curves ({category}, seed {cfg.seeds[0]})",

@@ -60,6 +60,7 @@ class RAFTConfig:
     steps: int = 10
     guidance: float = 2.5
     guided_loss: bool = False  # True: fit the guided prediction (what sampling uses), not the conditional branch
+    min_timestep: int = 0  # > 0: distil only at timesteps >= this, and the adapter acts only there (a gate)
     lora_rank: int = 4
     lora_alpha: float = 4.0
     replay_fraction: float = 0.25
@@ -99,6 +100,12 @@ class RAFTTrainer:
         self.params = trainable_parameters(self.policy)
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=0.0)
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps)
+        if not 0 <= cfg.min_timestep < pipe.schedule.num_steps:
+            raise ValueError(f"min_timestep must lie in [0, {pipe.schedule.num_steps}), got {cfg.min_timestep}")
+        if cfg.min_timestep > 0:
+            # Below the gate the base denoises: the adapter may choose what a motion becomes at high noise
+            # levels, but the details of every motion stay the base's own.
+            pipe.adapter_min_timestep = cfg.min_timestep
         self.ranker = BestOfN(pipe, reward, cfg.candidates)
         self.round = 0
         self.best = BestAdapter(lambda: self.save_adapter(self.out / "best"))
@@ -148,7 +155,7 @@ class RAFTTrainer:
             self.opt.zero_grad(set_to_none=True)
             loss = denoising_loss(self.denoiser, self.pipe.schedule, kept.latents[idx],
                                   self.pipe.step_mask(kept.mask[idx]), kept.cond[idx], self.pipe.null,
-                                  0.0 if cfg.guided_loss else self.cond_dropout, generator)
+                                  0.0 if cfg.guided_loss else self.cond_dropout, generator, cfg.min_timestep)
             if not torch.isfinite(loss):
                 skipped += 1  # never touches the adapter
                 continue

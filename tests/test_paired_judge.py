@@ -1,0 +1,43 @@
+"""The paired judge comparison against the unpaired judge accuracies it is built from."""
+
+import numpy as np
+import pytest
+
+from nomocap.data.humanml import load_corpus
+from nomocap.data.prompts import load_prompts
+from nomocap.data.synth.judge import judge_batch
+from nomocap.eval.protocol import judge_difference, judge_prompts, paired_judge
+from nomocap.motion.features import features_to_joints
+from nomocap.pipeline import MotionPipeline
+
+
+def test_judge_difference_against_each_models_own_accuracy(tiny_runs):
+    data, _, _ = tiny_runs
+    corpus = load_corpus(data, "test")
+    captions = [it.texts[0].text for it in corpus.items]
+    real = [features_to_joints(it.features, corpus.skeleton) for it in corpus.items]
+    wrong = real[1:] + real[:1]  # every caption paired with another caption's motion
+    alone = {name: judge_batch(m, captions)["accuracy"] for name, m in (("real", real), ("wrong", wrong))}
+    assert alone["real"] > alone["wrong"]  # otherwise the comparison below proves little
+
+    same = judge_difference(captions, real, [real])
+    assert same["base"] == same["finetuned"] == pytest.approx(alone["real"])
+    assert same["delta"] == 0.0 and same["ci"] == 0.0
+    both = judge_difference(captions, real, [wrong, real])
+    # Brute force: the fine-tuned side is the mean of each model's own accuracy, the delta its distance to the base.
+    assert both["finetuned"] == pytest.approx((alone["wrong"] + alone["real"]) / 2)
+    assert both["delta"] == pytest.approx(both["finetuned"] - alone["real"]) and both["delta"] < 0
+    assert both["ci"] > 0 and both["models"] == 2 and both["captions"] == sum(bool(judge_batch([m], [c])["verdicts"][0])
+                                                                           for m, c in zip(real, captions))
+    with pytest.raises(ValueError, match="at least one"):
+        judge_difference(captions, real, [])
+
+
+def test_paired_judge_of_a_model_against_itself_is_exactly_zero(tiny_runs):
+    data, base, _ = tiny_runs
+    pairs = [(p.text, 40) for p in load_prompts(data, "test")][:24]
+    pipe = MotionPipeline.from_run(base)
+    same = paired_judge(pipe, [pipe], pairs)  # the same noise for both: the same motions
+    assert same["delta"] == 0.0 and same["ci"] == 0.0
+    assert same["base"] == pytest.approx(judge_prompts(pipe, pairs)["accuracy"])
+    assert np.isfinite(same["base"]) and same["captions"] > 1

@@ -73,3 +73,15 @@ def tiny_runs(tmp_path_factory):
     train_embedding_model(data, root / "reward", EmbeddingTrainConfig.from_preset("retrieval", "tiny", steps=20,
                                                                                  text_encoder="hash"))
     return data, root / "base", root / "reward"
+
+
+def assert_adapter_gated(tuned, plain, x: torch.Tensor, cond: torch.Tensor, mask, gate: int) -> None:
+    """Below ``gate`` the adapted pipeline predicts exactly as the plain one; at the gate the adapter acts."""
+    def both(t: int):
+        tt = torch.full((len(x),), t)
+        return tuned.predict_x0(x, tt, cond, mask, 2.5), plain.predict_x0(x, tt, cond, mask, 2.5)
+
+    with torch.no_grad():
+        torch.testing.assert_close(*both(gate - 1))  # below the gate: the base model, exactly
+        with_adapter, without = both(gate)
+    assert (with_adapter - without).abs().max() > 1e-4  # at and above it: the adapter

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from conftest import assert_adapter_gated
 from typer.testing import CliRunner
 
 from nomocap.checkpoint import load_tensors
@@ -82,13 +83,7 @@ def test_min_timestep_distils_and_gates_only_the_high_noise_levels(tiny_runs, tm
     tuned, plain = MotionPipeline.from_run(base, adapter=out / "adapter"), MotionPipeline.from_run(base)
     assert tuned.adapter_min_timestep == gate
     x, mask = torch.randn_like(kept.latents), plain.step_mask(kept.mask)
-    with torch.no_grad():
-        def both(t):
-            tt = torch.full((len(x),), t)
-            return tuned.predict_x0(x, tt, kept.cond, mask, 2.5), plain.predict_x0(x, tt, kept.cond, mask, 2.5)
-        torch.testing.assert_close(*both(gate - 1))  # below the gate: the base model, exactly
-        with_adapter, without = both(gate)
-        assert (with_adapter - without).abs().max() > 1e-4  # at and above it: the distilled adapter
+    assert_adapter_gated(tuned, plain, x, kept.cond, mask, gate)
 
 
 def test_a_round_keeps_each_prompts_best_draw(tiny_runs, tmp_path):

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import assert_adapter_gated
 from typer.testing import CliRunner
 
 from nomocap.checkpoint import CheckpointError, load_tensors
@@ -136,15 +137,9 @@ def test_gated_adapter_acts_only_at_the_trained_noise_levels(setup, tmp_path):
     g = torch.Generator().manual_seed(0)
     x, cond, mask = torch.randn(2, 40, 263, generator=g), plain.encode(["a person walks", "a person jumps"]), \
         torch.ones(2, 40, dtype=torch.bool)
-    with torch.no_grad():
-        def both(t):
-            tt = torch.full((2,), t)
-            return tuned.predict_x0(x, tt, cond, mask, 2.5), plain.predict_x0(x, tt, cond, mask, 2.5)
-        torch.testing.assert_close(*both(gate - 1))  # below the gate: the base model, exactly
-        with_adapter, without = both(gate)  # at and above it: the adapter
-        assert (with_adapter - without).abs().max() > 1e-4
-        with pytest.raises(ValueError, match="both sides"):
-            tuned.predict_x0(x, torch.tensor([gate, gate - 1]), cond, mask, 2.5)
+    assert_adapter_gated(tuned, plain, x, cond, mask, gate)
+    with torch.no_grad(), pytest.raises(ValueError, match="both sides"):
+        tuned.predict_x0(x, torch.tensor([gate, gate - 1]), cond, mask, 2.5)
 
 
 def test_an_adapter_of_another_base_is_refused(setup, tmp_path):

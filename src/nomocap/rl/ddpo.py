@@ -304,8 +304,9 @@ class DDPOTrainer:
 
     def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
         cfg, out, main = self.cfg, self.out, self.dist.is_main
-        config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), "ddpo": asdict(cfg), **self.run_config}
-        if continues_run(out, config, "ddpo", resume):
+        config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), cfg.method: asdict(cfg),
+                  **self.run_config}
+        if continues_run(out, config, cfg.method, resume):
             self.resume()
         self.dist.barrier()  # every rank has read the old state before rank 0 writes anything
         if main:

@@ -89,6 +89,8 @@ class RAFTTrainer:
             raise ValueError("no training prompts")
         if cfg.candidates < 2:
             raise ValueError(f"raft ranks candidates: candidates must be >= 2, got {cfg.candidates}")
+        if not 0 <= cfg.min_timestep < pipe.schedule.num_steps:
+            raise ValueError(f"min_timestep must lie in [0, {pipe.schedule.num_steps}), got {cfg.min_timestep}")
         self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
         self.replay = replay or []
         self.val = spread_prompts(val_prompts or [], cfg.val_prompts)
@@ -100,8 +102,6 @@ class RAFTTrainer:
         self.params = trainable_parameters(self.policy)
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=0.0)
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps)
-        if not 0 <= cfg.min_timestep < pipe.schedule.num_steps:
-            raise ValueError(f"min_timestep must lie in [0, {pipe.schedule.num_steps}), got {cfg.min_timestep}")
         if cfg.min_timestep > 0:
             # Below the gate the base denoises: the adapter may choose what a motion becomes at high noise
             # levels, but the details of every motion stay the base's own.
@@ -198,8 +198,9 @@ class RAFTTrainer:
 
     def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
         cfg, out = self.cfg, self.out
-        config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), "raft": asdict(cfg), **self.run_config}
-        if continues_run(out, config, "raft", resume):
+        config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), cfg.method: asdict(cfg),
+                  **self.run_config}
+        if continues_run(out, config, cfg.method, resume):
             self.resume()
         save_config(out, config)
         columns = (TextColumn("[bold]raft"), BarColumn(), TextColumn("{task.completed}/{task.total} rounds"),

@@ -85,13 +85,13 @@ def test_same_seed_same_motion(tiny_run):
 def test_generate_bad_input(tiny_run, tmp_path, args, needle):
     args = [a if a != "x.npy" and a != "x.txt" else str(tmp_path / a) for a in args]
     result = runner.invoke(app, ["generate", "--model", str(tiny_run), *args])
-    assert result.exit_code == 2 and needle in result.output.replace("\n", " "), result.output
+    assert result.exit_code == 2 and needle in " ".join(result.output.split()), result.output
 
 
 def test_generate_refuses_a_run_of_another_kind(tmp_path):
     save_config(tmp_path / "reward", {"kind": "retrieval"})
     result = runner.invoke(app, ["generate", "--model", str(tmp_path / "reward"), "walk", "--out", "x.npy"])
-    assert result.exit_code == 2 and "expected a 'denoiser' run" in result.output.replace("\n", " ")
+    assert result.exit_code == 2 and "expected a 'denoiser' run" in " ".join(result.output.split())
 
 
 def test_long_prompt_is_truncated_with_a_warning(tiny_run):

@@ -233,7 +233,7 @@ def test_finetune_bad_input_fails_before_work(setup, tmp_path, args, needle):
     if not any(a in args for a in ("--data", "--prompts")):
         base_args += ["--data", str(data)]
     result = runner.invoke(app, base_args + args)
-    assert result.exit_code == 2 and needle in result.output.replace("\n", " "), result.output
+    assert result.exit_code == 2 and needle in " ".join(result.output.split()), result.output
     assert not (tmp_path / "o" / "log.jsonl").exists()
 
 

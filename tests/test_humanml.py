@@ -111,3 +111,19 @@ def test_kitml_prompts_load_per_split():
     assert splits["train"]["00001"] == ["A person is walking forwards."]
     result = runner.invoke(app, ["data", "prompts", str(FIXTURES / "kitml_texts" / "annotations.json")])
     assert result.exit_code == 0 and "4688" in result.output
+
+
+def test_exported_annotations_give_the_corpus_prompts(tmp_path):
+    from nomocap.data.prompts import load_prompts
+
+    make_corpus(tmp_path / "corpus")
+    result = runner.invoke(app, ["data", "annotations", str(tmp_path / "corpus"), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    exported = tmp_path / "p" / "annotations.json"
+    for split in ("train", "val", "test"):
+        from_corpus = load_prompts(tmp_path / "corpus", split)
+        assert load_prompts(exported, split) == from_corpus  # same texts, lengths and order
+    # The cropped caption (0.5-3.5 s) keeps its crop's length, not the whole clip's.
+    assert sorted({p.frames for p in load_prompts(exported, "train")}) == [60, 100]
+    again = runner.invoke(app, ["data", "annotations", str(tmp_path / "corpus"), "--out", str(tmp_path / "p")])
+    assert again.exit_code != 0 and "remove it or choose another --out" in " ".join(again.output.split())

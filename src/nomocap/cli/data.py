@@ -62,6 +62,25 @@ def data_prompts(
     console.print(table)
 
 
+@data_app.command("annotations")
+def data_annotations(
+    corpus: Path = typer.Argument(..., help="a corpus folder in the HumanML3D layout"),
+    out: Path = typer.Option(..., "--out", "-o", help="folder for annotations.json and the split files"),
+) -> None:
+    """Export a corpus's captions (with their motions' lengths) as a TMR-style annotations.json, so that
+    fine-tuning runs where only the prompts are: `nomocap finetune --annotations OUT/annotations.json`.
+
+    Example: nomocap data annotations data/k --out prompts/k
+    """
+    from nomocap.data.prompts import write_annotations
+
+    try:
+        counts = write_annotations(corpus, out)
+    except CorpusError as err:
+        fail(str(err))
+    console.print(f"wrote {out}/annotations.json (" + ", ".join(f"{s} {n}" for s, n in counts.items()) + " captions)")
+
+
 @data_app.command("synth")
 def data_synth(
     out: Path = typer.Option(..., "--out", "-o", help="folder to write the corpus to"),

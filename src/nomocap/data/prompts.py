@@ -45,7 +45,8 @@ class Prompt:
 
 
 def _frames(seconds_or_frames: float, fps: float | None, max_frames: int = 196, min_frames: int = 40) -> int:
-    frames = seconds_or_frames * fps if fps is not None else seconds_or_frames
+    # Rounded first: 5.8 s x 20 fps is 115.99999999999999 in floats, which would floor to 112, not 116.
+    frames = round(seconds_or_frames * fps, 6) if fps is not None else seconds_or_frames
     return int(min(max_frames, max(min_frames, frames)) // 4 * 4)
 
 
@@ -86,6 +87,41 @@ def prompts_from_annotations(path: str | Path, split: str = "train", category: s
     if not out:
         raise CorpusError(f"{path}: no {split} prompts" + (f" of category {wanted}" if wanted else ""))
     return out
+
+
+def write_annotations(root: str | Path, out: str | Path) -> dict[str, int]:
+    """Export a corpus's captions as a TMR-style ``annotations.json`` with the split files beside it.
+
+    Each caption keeps the length of its (cropped) motion as ``end`` in seconds, so
+    ``prompts_from_annotations`` gives back what ``prompts_from_corpus`` gives, in the same order,
+    without the motions: what fine-tuning needs on a machine that has only the prompts.
+    Returns the number of captions per split.
+    """
+    import json
+
+    from nomocap.checkpoint import atomic_write_text
+    from nomocap.data.humanml import load_corpus
+
+    out = Path(out)
+    if (out / "annotations.json").exists():
+        raise CorpusError(f"{out}/annotations.json exists; remove it or choose another --out")
+    data: dict[str, dict] = {}
+    counts: dict[str, int] = {}
+    for split in SPLITS:
+        if not (Path(root) / f"{split}.txt").is_file():
+            continue
+        corpus = load_corpus(root, split)
+        fps = corpus.skeleton.fps
+        ids: list[str] = []
+        for item in corpus.items:
+            key = item.name.split("#")[0]
+            if key not in data:
+                data[key], ids = {"annotations": []}, ids + [key]
+            data[key]["annotations"] += [{"text": c.text, "start": 0.0, "end": item.length / fps} for c in item.texts]
+        counts[split] = sum(len(item.texts) for item in corpus.items)
+        atomic_write_text(out / f"{split}.txt", "\n".join(ids) + "\n")
+    atomic_write_text(out / "annotations.json", json.dumps(data, indent=1))
+    return counts
 
 
 def prompts_from_file(path: str | Path, frames: int = 120) -> list[Prompt]:

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The GPU session's one call (benchmarks/gpu/README.md): the importance-ratio check on the device, then DDPO
+# with the paper's 256 rollouts per iteration (3 seeds) and with 1,024 (1 seed), side by side on one GPU.
+# Needs .gpu/ made by prepare.sh; writes $OUT/ratio.json, $OUT/runs.tgz and $OUT/log.txt.
+set -uo pipefail
+PYTHON=${PYTHON:-python3}
+LIMIT=${LIMIT:-380}          # seconds each fine-tuning may run (they resume, so a cut run still leaves best/)
+ITERATIONS=${ITERATIONS:-}   # empty: the small preset's 60
+WORK=${WORK:-/tmp/nomocap_gpu}
+OUT=${OUT:-$WORK/out}
+mkdir -p "$WORK" "$OUT"
+exec > >(tee "$OUT/log.txt") 2>&1
+
+$PYTHON benchmarks/gpu/pack_minilm.py unpack .gpu/site || exit 1
+export PYTHONPATH=$PWD/src:$PWD/.gpu/site PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+$PYTHON -c "import torch, peft, accelerate, transformers, sentence_transformers as st
+print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'peft', peft.__version__,
+      'accelerate', accelerate.__version__, 'transformers', transformers.__version__, 'st', st.__version__)"
+$PYTHON benchmarks/gpu/ratio_check.py --prompts .gpu/prompts/k/annotations.json | tee "$OUT/ratio.json"
+
+run() {  # NAME SEED PROMPTS_PER_ITERATION
+  local dir=$WORK/$1
+  local iters=()
+  [ -n "$ITERATIONS" ] && iters=(--iterations "$ITERATIONS")
+  OMP_NUM_THREADS=4 timeout "$LIMIT" $PYTHON -m nomocap finetune --model assets/checkpoints/base_small_mdm_guo \
+    --reward assets/checkpoints/reward_small --annotations .gpu/prompts/k/annotations.json \
+    --replay .gpu/prompts/h/annotations.json --preset small --seed "$2" "${iters[@]}" \
+    --set prompts_per_iteration="$3" --set sample_batch=256 --set train_batch=$(( $3 * 4 )) \
+    --out "$dir" > "$WORK/$1.log" 2>&1
+  echo "$1 exit $?; $(wc -l < "$dir/log.jsonl" 2>/dev/null) iterations logged"
+}
+start=$(date +%s)
+pids=()
+for spec in "b256_s0 0 64" "b256_s1 1 64" "b256_s2 2 64" "b1024_s0 0 256"; do run $spec & pids+=($!); done
+wait "${pids[@]}"  # not a bare wait: that would also wait for the tee above, forever
+echo "fine-tuning took $(( $(date +%s) - start )) s"
+tar czf "$OUT/runs.tgz" -C "$WORK" --exclude .text_cache --exclude train_state.safetensors \
+  b256_s0 b256_s1 b256_s2 b1024_s0 b256_s0.log b256_s1.log b256_s2.log b1024_s0.log
+ls -la "$OUT"

@@ -221,6 +221,9 @@ def test_contrastive_reward_prefers_the_own_prompt(setup):
     (["--reward", "BASE"], "expected a 'retrieval' run"),
     (["--set", "antithetic"], "expected KEY=VALUE"),
     (["--set", "clip=0.1"], "unknown fine-tuning setting"),
+    (["--device", "mps"], "only cpu and cuda"),
+    pytest.param(["--device", "cuda"], "no CUDA GPU is visible",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible here")),
 ])
 def test_finetune_bad_input_fails_before_work(setup, tmp_path, args, needle):
     data, base, reward_run = setup

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The GPU session's one call (benchmarks/gpu/README.md): the importance-ratio check on the device, then DDPO
-# with the paper's 256 rollouts per iteration (3 seeds) and with 1,024 (1 seed), side by side on one GPU.
+# with the paper's 256 rollouts per iteration (3 seeds) and with 1,024 (1 seed), side by side (RUNS, DEVICE: see below).
 # Needs .gpu/ made by prepare.sh; writes $OUT/ratio.json, $OUT/runs.tgz and $OUT/log.txt.
 set -uo pipefail
 PYTHON=${PYTHON:-python3}
 LIMIT=${LIMIT:-380}          # seconds each fine-tuning may run (they resume, so a cut run still leaves best/)
 ITERATIONS=${ITERATIONS:-}   # empty: the small preset's 60
+DEVICE=${DEVICE:-auto}       # for fine-tuning; the ratio check runs on cuda (when there) and cpu
+RUNS=${RUNS:-"b256_s0:0:64 b256_s1:1:64 b256_s2:2:64 b1024_s0:0:256"}  # NAME:SEED:PROMPTS_PER_ITERATION
 WORK=${WORK:-/tmp/nomocap_gpu}
 OUT=${OUT:-$WORK/out}
 mkdir -p "$WORK" "$OUT"
@@ -16,7 +18,9 @@ export PYTHONPATH=$PWD/src:$PWD/.gpu/site PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 $PYTHON -c "import torch, peft, accelerate, transformers, sentence_transformers as st
 print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'peft', peft.__version__,
       'accelerate', accelerate.__version__, 'transformers', transformers.__version__, 'st', st.__version__)"
-$PYTHON benchmarks/gpu/ratio_check.py --prompts .gpu/prompts/k/annotations.json | tee "$OUT/ratio.json"
+for d in $($PYTHON -c "import torch; print('cuda' if torch.cuda.is_available() else '')") cpu; do
+  $PYTHON benchmarks/gpu/ratio_check.py --prompts .gpu/prompts/k/annotations.json --device $d | tee -a "$OUT/ratio.json"
+done
 
 run() {  # NAME SEED PROMPTS_PER_ITERATION
   local dir=$WORK/$1
@@ -24,16 +28,16 @@ run() {  # NAME SEED PROMPTS_PER_ITERATION
   [ -n "$ITERATIONS" ] && iters=(--iterations "$ITERATIONS")
   OMP_NUM_THREADS=4 timeout "$LIMIT" $PYTHON -m nomocap finetune --model assets/checkpoints/base_small_mdm_guo \
     --reward assets/checkpoints/reward_small --annotations .gpu/prompts/k/annotations.json \
-    --replay .gpu/prompts/h/annotations.json --preset small --seed "$2" "${iters[@]}" \
+    --replay .gpu/prompts/h/annotations.json --preset small --seed "$2" --device "$DEVICE" "${iters[@]}" \
     --set prompts_per_iteration="$3" --set sample_batch=256 --set train_batch=$(( $3 * 4 )) \
     --out "$dir" > "$WORK/$1.log" 2>&1
   echo "$1 exit $?; $(wc -l < "$dir/log.jsonl" 2>/dev/null) iterations logged"
 }
 start=$(date +%s)
 pids=()
-for spec in "b256_s0 0 64" "b256_s1 1 64" "b256_s2 2 64" "b1024_s0 0 256"; do run $spec & pids+=($!); done
+for spec in $RUNS; do run ${spec//:/ } & pids+=($!); done
 wait "${pids[@]}"  # not a bare wait: that would also wait for the tee above, forever
 echo "fine-tuning took $(( $(date +%s) - start )) s"
-tar czf "$OUT/runs.tgz" -C "$WORK" --exclude .text_cache --exclude train_state.safetensors \
-  b256_s0 b256_s1 b256_s2 b1024_s0 b256_s0.log b256_s1.log b256_s2.log b1024_s0.log
+names=$(for spec in $RUNS; do n=${spec%%:*}; echo "$n $n.log"; done)
+tar czf "$OUT/runs.tgz" -C "$WORK" --exclude .text_cache --exclude train_state.safetensors $names
 ls -la "$OUT"

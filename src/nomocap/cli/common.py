@@ -20,6 +20,26 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+DEVICE_HELP = "auto (a GPU when there is one), cpu, cuda or cuda:N"
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is there, else ``cpu``; a device that is not there is an error."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name!r}: expected {DEVICE_HELP}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: no CUDA GPU is visible here (torch {torch.__version__}); use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {name}: only cpu and cuda are supported")
+    return str(device)
+
+
 SET_HELP = ("override a preset setting of the method ([finetune] for ddpo, [raft] for raft), KEY=VALUE "
             "(repeatable), e.g. --set antithetic=true")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from nomocap.cli.common import SET_HELP, app, console, fail, parse_settings
+from nomocap.cli.common import DEVICE_HELP, SET_HELP, app, console, fail, parse_settings, resolve_device
 from nomocap.data.humanml import CorpusError
 
 
@@ -109,6 +109,7 @@ def finetune(
     kl_coef: float = typer.Option(None, help="override the KL-to-base coefficient (ddpo)"),
     replay_fraction: float = typer.Option(None, help="override the fraction of replayed source prompts"),
     settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
+    device: str = typer.Option("auto", help=DEVICE_HELP + "; a multi-process launch picks each rank's own"),
     resume: bool = typer.Option(False, help="continue the run in --out"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
@@ -147,7 +148,8 @@ def finetune(
         dist = Distributed.from_env()
         if method != "ddpo" and dist.world > 1:
             raise ValueError(f"{method} runs in one process; launch it without accelerate/torchrun")
-        pipe = MotionPipeline.from_run(model, device=str(dist.device), cache_dir=out / ".text_cache")
+        where = str(dist.device) if dist.world > 1 else resolve_device(device)
+        pipe = MotionPipeline.from_run(model, device=where, cache_dir=out / ".text_cache")
         out.mkdir(parents=True, exist_ok=True)
         more = {"dist": dist} if method == "ddpo" else {}
         trainer = trainer_class(cfg)(pipe, WeightedSum(terms), train_prompts, cfg, out, model, replay_prompts,

@@ -63,7 +63,9 @@ def _draw(mean: torch.Tensor, std: torch.Tensor, generator: torch.Generator | No
     if not bool(std > 0):
         return mean
     if noise is None:
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        # Drawn where the generator lives (CPU by default), then moved: a CPU seed gives the same noise on a GPU.
+        where = generator.device if generator is not None else mean.device
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=where)
     return mean + std * noise.to(mean)
 
 

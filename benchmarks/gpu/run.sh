@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU session's one call (benchmarks/gpu/README.md): the importance-ratio check on the device, then DDPO
+# One call on a lent GPU (benchmarks/gpu/README.md): the importance-ratio check on the device, then DDPO
 # with the paper's 256 rollouts per iteration (3 seeds) and with 1,024 (1 seed), side by side (RUNS, DEVICE: see below).
 # Needs .gpu/ made by prepare.sh; writes $OUT/ratio.json, $OUT/runs.tgz and $OUT/log.txt.
 set -uo pipefail

@@ -81,6 +81,7 @@ def test_same_seed_same_motion(tiny_run):
     (["", "--out", "x.npy"], "empty"),
     (["walk", "--length", "12", "--out", "x.npy"], "at most 196"),
     (["walk", "--out", "x.txt"], "unsupported output"),
+    (["walk", "--device", "mps", "--out", "x.npy"], "only cpu and cuda"),
 ])
 def test_generate_bad_input(tiny_run, tmp_path, args, needle):
     args = [a if a != "x.npy" and a != "x.txt" else str(tmp_path / a) for a in args]

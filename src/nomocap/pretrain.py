@@ -154,10 +154,11 @@ def denoising_loss(model: torch.nn.Module, schedule: NoiseSchedule, x0: torch.Te
 
     ``x0`` lives in the denoiser's own space (normalised features, or VAE latents with ``mask=None``).
     """
-    n = len(x0)
-    t = torch.randint(min_timestep, schedule.num_steps, (n,), generator=generator)
-    noise = torch.randn(x0.shape, generator=generator)
-    drop = torch.rand(n, generator=generator) < cond_dropout
+    n, device = len(x0), x0.device
+    # Drawn from the (CPU) generator, then moved: the same seed gives the same draws on any device.
+    t = torch.randint(min_timestep, schedule.num_steps, (n,), generator=generator).to(device)
+    noise = torch.randn(x0.shape, generator=generator).to(device)
+    drop = (torch.rand(n, generator=generator) < cond_dropout).to(device)
     cond = torch.where(drop[:, None], null.expand(n, -1), cond)
     pred = model(schedule.add_noise(x0, noise, t).float(), t, cond, mask)
     m = mask[..., None].float() if mask is not None else torch.ones_like(x0[..., :1])

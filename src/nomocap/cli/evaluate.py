@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from nomocap.cli.common import app, console, fail
+from nomocap.cli.common import DEVICE_HELP, app, console, fail, resolve_device
 from nomocap.data.humanml import CorpusError
 
 
@@ -107,6 +107,7 @@ def evaluate_cmd(
     out: Path = typer.Option(None, "--out", "-o", help="folder for results.json and results.md"),
     best_of: int = typer.Option(1, help="best-of-n sampling: keep the draw of n that --reward scores highest"),
     reward: Path = typer.Option(None, help="retrieval run that ranks the draws of --best-of"),
+    device: str = typer.Option("auto", help=DEVICE_HELP + " (the diffusion model; evaluator, reward on the CPU)"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """R-precision, FID, MultiModal distance, Diversity, MultiModality (+ judge) with 95 % intervals.
@@ -126,7 +127,7 @@ def evaluate_cmd(
         eval_set = EvalSet(data, split, ev)
         rows = {"Ground truth": evaluate(ev, data, cfg, None, split, console, eval_set)}
         if model is not None:
-            pipe = MotionPipeline.from_run(model, adapter=adapter)
+            pipe = MotionPipeline.from_run(model, resolve_device(device), adapter=adapter)
             name = model.name + (f" + {adapter.name}" if adapter else "")
             if best_of > 1:
                 from nomocap.rewards.best_of_n import BestOfN

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from nomocap.cli.common import app, console, fail
+from nomocap.cli.common import DEVICE_HELP, app, console, fail, resolve_device
 
 
 @app.command("generate")
@@ -22,6 +22,7 @@ def generate(
     guidance: float = typer.Option(2.5, help="classifier-free guidance scale"),
     num_samples: int = typer.Option(1, help="samples per prompt"),
     features: bool = typer.Option(False, help="write 263-d features instead of joints (.npy)"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """Generate motions from text.
@@ -34,7 +35,7 @@ def generate(
     from nomocap.pipeline import MotionPipeline, frames_for
 
     try:
-        pipe = MotionPipeline.from_run(model, cache_dir=model / ".text_cache", adapter=adapter)
+        pipe = MotionPipeline.from_run(model, resolve_device(device), model / ".text_cache", adapter)
         frames = frames_for(length, pipe.fps)
         texts = [p for p in prompts for _ in range(num_samples)]
         samples = pipe.sample(texts, [frames] * len(texts), pipe.sampler(sampler, steps), guidance,

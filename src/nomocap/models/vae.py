@@ -76,7 +76,7 @@ class MotionVAE(nn.Module):
 
     def loss(self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         mu, logvar = self.encode(x, mask)
-        z = mu + torch.randn(mu.shape, generator=generator) * torch.exp(0.5 * logvar)
+        z = mu + torch.randn(mu.shape, generator=generator).to(mu.device) * torch.exp(0.5 * logvar)
         recon = self.decode(z, mask)
         m = mask[..., None].float()
         rec = (((recon - x) ** 2) * m).sum() / (m.sum() * x.shape[-1])

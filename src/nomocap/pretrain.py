@@ -69,11 +69,13 @@ class MotionBatcher:
 
 
 def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: bool = False,
-             console: Console | None = None, stop_after: int | None = None) -> Path:
+             console: Console | None = None, stop_after: int | None = None, device: str = "cpu") -> Path:
     """Train and write ``out/{config.json, model.safetensors, train_state.safetensors, log.jsonl}``.
 
     ``mld`` first trains the motion VAE in ``out/vae`` (resumable on its own), then the latent denoiser.
     ``stop_after`` ends the run early after that many steps, as a kill would (for resume tests).
+    ``device`` is where the model trains; batches and random draws are made on the CPU and moved, so the
+    data order is the same on any device.
     """
     console = console or Console()
     out = Path(out)
@@ -92,14 +94,18 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
     caption_index = {t: i for i, t in enumerate(texts)}
     with console.status(f"encoding {len(texts)} captions"):
         pooled = torch.cat([encoder.encode(texts[i : i + 512]).pooled for i in range(0, len(texts), 512)])
-        null = encoder.encode([""]).pooled
+        null = encoder.encode([""]).pooled.to(device)
+    pooled = pooled.to(device)
     representation = get_representation(cfg.repr, corpus.skeleton)
     for item in corpus.items:
         item.features = representation.from_features(item.features)
     corpus.normalizer = representation.normalizer(corpus.normalizer)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    batcher = MotionBatcher(corpus, caption_index, cfg.crop_frames, gen)
+    cpu_batcher = MotionBatcher(corpus, caption_index, cfg.crop_frames, gen)
+
+    def batcher(batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return tuple(t.to(device) for t in cpu_batcher(batch_size))
     feature_dim = representation.dim
     extra = {"normalizer.mean": torch.from_numpy(corpus.normalizer.mean),
              "normalizer.std": torch.from_numpy(corpus.normalizer.std)}
@@ -108,7 +114,7 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
     try:
         if cfg.arch == "mld":
             vae_cfg = {"feature_dim": feature_dim, "max_frames": corpus.skeleton.max_frames, **cfg.vae}
-            vae = MotionVAE(VAEConfig(**vae_cfg))
+            vae = MotionVAE(VAEConfig(**vae_cfg)).to(device)
             vae_dir = out / "vae"
             vae_done = (vae_dir / "train_state.safetensors").exists() and \
                 int(load_metadata(vae_dir / "train_state.safetensors")["step"]) >= cfg.vae_steps
@@ -119,7 +125,7 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
             denoiser_fields = {f.name for f in dataclasses.fields(MLDConfig)}
             model_cfg = {"text_dim": encoder.dim, **{k: v for k, v in cfg.model.items() if k in denoiser_fields},
                          "vae": vae_cfg}
-            model = build_denoiser("mld", model_cfg)
+            model = build_denoiser("mld", model_cfg).to(device)
             model.vae.load_state_dict(vae_ema)
             with torch.no_grad():
                 model.vae.eval()
@@ -127,7 +133,7 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
                                                           for _ in range(4)]).std()))
         else:
             model_cfg = {"feature_dim": feature_dim, "text_dim": encoder.dim, **cfg.model}
-            model = build_denoiser("mdm", model_cfg)
+            model = build_denoiser("mdm", model_cfg).to(device)
         schedule = NoiseSchedule.named(cfg.schedule, cfg.diffusion_steps)
 
         def diffusion_loss(step: int) -> torch.Tensor:

@@ -132,6 +132,7 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], folder: 
     else:
         resume = False  # nothing to resume yet: a fresh start
     params = [p for p in model.parameters() if p.requires_grad]
+    device = params[0].device
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     start = 0
@@ -139,10 +140,12 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], folder: 
         state = load_tensors(folder / "train_state.safetensors")
         meta = load_metadata(folder / "train_state.safetensors")
         model.load_state_dict(prefixed(state, "model."))
-        ema = prefixed(state, "ema.")
+        ema = {k: v.to(device) for k, v in prefixed(state, "ema.").items()}
         restore_optimizer(opt, state, meta["param_groups"])
         gen.set_state(state["rng.data"])
         torch.set_rng_state(state["rng.torch"])
+        if device.type == "cuda" and "rng.cuda" in state:  # dropout draws from the GPU's own generator there
+            torch.cuda.set_rng_state(state["rng.cuda"], device)
         start = int(meta["step"])
         if start < steps:
             console.print(f"resuming {folder} at step {start}")
@@ -152,6 +155,8 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], folder: 
         opt_tensors, groups = optimizer_tensors(opt)
         state = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **{f"ema.{k}": v for k, v in ema.items()},
                  **opt_tensors, "rng.data": gen.get_state(), "rng.torch": torch.get_rng_state()}
+        if device.type == "cuda":
+            state["rng.cuda"] = torch.cuda.get_rng_state(device)
         save_tensors(folder / "train_state.safetensors", state, {"step": str(step), "param_groups": groups})
         save_tensors(folder / "model.safetensors", {**{f"model.{k}": v for k, v in ema.items()}, **extra},
                      {"step": str(step)})

@@ -22,6 +22,7 @@ def pretrain_cmd(
     exclude_category: str = typer.Option(None, help="leave a class out: object_manipulation or posture_balance"),
     text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
     resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """Pretrain a text-to-motion denoiser.
@@ -36,20 +37,20 @@ def pretrain_cmd(
     try:
         cfg = PretrainConfig.from_preset(preset, arch=arch, repr=repr, steps=steps, exclude_category=exclude_category,
                                          text_encoder=text_encoder, seed=seed)
-        pretrain(data, out, cfg, resume=resume, console=console)
+        pretrain(data, out, cfg, resume=resume, console=console, device=resolve_device(device))
     except (ValueError, CorpusError, CheckpointError, FileNotFoundError) as err:
         fail(str(err))
     console.print(f"wrote {out}")
 
 
 def _train_embedding(kind: str, data: Path, out: Path, preset: str, steps: int | None, resume: bool, seed: int | None,
-                     text_encoder: str | None) -> None:
+                     text_encoder: str | None, device: str) -> None:
     from nomocap.checkpoint import CheckpointError
     from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
 
     try:
         cfg = EmbeddingTrainConfig.from_preset(kind, preset, steps=steps, seed=seed, text_encoder=text_encoder)
-        train_embedding_model(data, out, cfg, resume=resume, console=console)
+        train_embedding_model(data, out, cfg, resume=resume, console=console, device=resolve_device(device))
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))
     console.print(f"wrote {out}")
@@ -63,13 +64,14 @@ def train_retrieval(
     steps: int = typer.Option(None, help="override the preset's number of steps"),
     text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
     resume: bool = typer.Option(False, help="continue the run in --out"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     seed: int = typer.Option(None, help="random seed (preset default: 0)"),
 ) -> None:
     """Train the TMR-style retrieval model whose cosine similarity is the RL reward.
 
     Example: nomocap train-retrieval --data data/k --preset small --out runs/reward_k
     """
-    _train_embedding("retrieval", data, out, preset, steps, resume, seed, text_encoder)
+    _train_embedding("retrieval", data, out, preset, steps, resume, seed, text_encoder, device)
 
 
 @app.command("train-evaluator")
@@ -80,13 +82,14 @@ def train_evaluator(
     steps: int = typer.Option(None, help="override the preset's number of steps"),
     text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
     resume: bool = typer.Option(False, help="continue the run in --out"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     seed: int = typer.Option(None, help="random seed (preset default: 1, unlike the reward's 0)"),
 ) -> None:
     """Train the T2M-style evaluator that grades generated motion (never the reward model).
 
     Example: nomocap train-evaluator --data data/k --preset small --out runs/evaluator_k
     """
-    _train_embedding("evaluator", data, out, preset, steps, resume, seed, text_encoder)
+    _train_embedding("evaluator", data, out, preset, steps, resume, seed, text_encoder, device)
 
 
 @app.command("finetune")

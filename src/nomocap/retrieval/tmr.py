@@ -121,7 +121,7 @@ class TMR(nn.Module):
         (m_mu, m_logvar), (t_mu, t_logvar) = motion, text
         logits = F.normalize(t_mu, dim=-1) @ F.normalize(m_mu, dim=-1).T / self.config.temperature
         logits = logits.masked_fill(negative_filter(sentence_emb, self.config.filter_threshold), float("-inf"))
-        target = torch.arange(len(logits))
+        target = torch.arange(len(logits), device=logits.device)
         nce = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
         kl = _kl(m_mu, m_logvar) + _kl(t_mu, t_logvar) + _kl_between(t_mu, t_logvar, m_mu, m_logvar)
         total, info = nce + self.config.kl_weight * kl, {"nce": nce.item(), "kl": kl.item()}
@@ -138,7 +138,7 @@ class TMR(nn.Module):
 def negative_filter(sentence_emb: torch.Tensor, threshold: float) -> torch.Tensor:
     """``[B, B]`` True where pair (i, j), i != j, has near-identical captions: not a negative."""
     sim = F.normalize(sentence_emb, dim=-1) @ F.normalize(sentence_emb, dim=-1).T
-    return (sim > threshold) & ~torch.eye(len(sim), dtype=torch.bool)
+    return (sim > threshold) & ~torch.eye(len(sim), dtype=torch.bool, device=sim.device)
 
 
 def _sample(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

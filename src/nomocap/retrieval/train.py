@@ -58,7 +58,7 @@ class CaptionTable:
 
 
 def train_embedding_model(data: str | Path, out: str | Path, cfg: EmbeddingTrainConfig, resume: bool = False,
-                          console: Console | None = None, stop_after: int | None = None) -> Path:
+                          console: Console | None = None, stop_after: int | None = None, device: str = "cpu") -> Path:
     console = console or Console()
     out = Path(out)
     corpus = load_corpus(data, "train")
@@ -70,11 +70,12 @@ def train_embedding_model(data: str | Path, out: str | Path, cfg: EmbeddingTrain
     gen = torch.Generator().manual_seed(cfg.seed)
     batcher = MotionBatcher(corpus, {t: i for i, t in enumerate(texts)}, cfg.crop_frames, gen)
     model_cfg = {"feature_dim": corpus.skeleton.feature_dim, "text_dim": encoder.dim, **cfg.model}
-    model = build_embedding_model(cfg.kind, model_cfg)
+    model = build_embedding_model(cfg.kind, model_cfg).to(device)
 
     def loss_fn(step: int) -> torch.Tensor:
-        x, mask, caps = batcher(cfg.batch_size)
+        x, mask, caps = batcher(cfg.batch_size)  # drawn on the CPU (the same order on any device), then moved
         tokens, token_mask, pooled = table.batch(caps)
+        x, mask, tokens, token_mask, pooled = (t.to(device) for t in (x, mask, tokens, token_mask, pooled))
         if cfg.kind == "retrieval":
             loss, _ = model.loss(model.encode_motion(x, mask), model.encode_text(tokens, token_mask), pooled, x, mask)
         else:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One call on a lent GPU (benchmarks/gpu/README.md): the importance-ratio check on the device, then DDPO
 # with the paper's 256 rollouts per iteration (3 seeds) and with 1,024 (1 seed), side by side (RUNS, DEVICE: see below).
-# Needs .gpu/ made by prepare.sh; writes $OUT/ratio.json, $OUT/runs.tgz and $OUT/log.txt.
+# Needs .gpu/ made by prepare.sh; writes $OUT/ratio.json, $OUT/train_check.json, $OUT/runs.tgz and $OUT/log.txt.
 set -uo pipefail
 PYTHON=${PYTHON:-python3}
 LIMIT=${LIMIT:-380}          # seconds each fine-tuning may run (they resume, so a cut run still leaves best/)
@@ -18,9 +18,14 @@ export PYTHONPATH=$PWD/src:$PWD/.gpu/site PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 $PYTHON -c "import torch, peft, accelerate, transformers, sentence_transformers as st
 print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'peft', peft.__version__,
       'accelerate', accelerate.__version__, 'transformers', transformers.__version__, 'st', st.__version__)"
-for d in $($PYTHON -c "import torch; print('cuda' if torch.cuda.is_available() else '')") cpu; do
+GPU=$($PYTHON -c "import torch; print('cuda' if torch.cuda.is_available() else '')")
+for d in $GPU cpu; do
   $PYTHON benchmarks/gpu/ratio_check.py --prompts .gpu/prompts/k/annotations.json --device $d | tee -a "$OUT/ratio.json"
 done
+
+if [ "${TRAIN_CHECK:-1}" = 1 ]; then  # pretraining / retrieval / evaluator on the GPU, resume, vs the CPU
+  $PYTHON benchmarks/gpu/train_check.py --device "${GPU:-cpu}" --out "$WORK/train_check" 2>&1 | grep -v "━" | tail -1 | tee "$OUT/train_check.json"
+fi
 
 run() {  # NAME SEED PROMPTS_PER_ITERATION
   local dir=$WORK/$1

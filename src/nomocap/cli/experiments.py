@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nomocap.cli.common import SET_HELP, app, console, fail, parse_settings
+from nomocap.cli.common import DEVICE_HELP, SET_HELP, app, console, fail, parse_settings, resolve_device
 from nomocap.data.humanml import CorpusError
 
 
@@ -26,6 +26,7 @@ def experiment(
     best_of: int = typer.Option(0, help="cross-dataset: add the base's best-of-N row, ranked by the reward"),
     method: str = typer.Option("ddpo", help="ddpo (the paper's RL) or raft (reward-ranked fine-tuning)"),
     settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
+    device: str = typer.Option("auto", help=DEVICE_HELP + "; not a stage setting: finished stages are reused"),
 ) -> None:
     """Run one of the paper's experiments end to end and write results.json, results.md and report.html.
 
@@ -41,17 +42,19 @@ def experiment(
         seed_list = [int(s) for s in seeds.split(",")]
         overrides = parse_settings(settings)
         method_config(method, preset, **overrides)  # an unknown setting fails here, before any stage runs
+        where = resolve_device(device)
         if name == "cross-dataset":
             cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,
                                                    seeds=seed_list, use_shipped=not from_scratch,
                                                    contrastive=contrastive, finetune=overrides, best_of=best_of,
-                                                   method=method)
+                                                   method=method, device=where)
             cross_dataset.run(out, cfg, console)
         else:
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)
             loo = leave_one_out.LeaveOneOutConfig(preset=preset, arch=arch, repr=repr, domain=source,
                                                   categories=chosen, seeds=seed_list, use_shipped=not from_scratch,
-                                                  contrastive=contrastive, finetune=overrides, method=method)
+                                                  contrastive=contrastive, finetune=overrides, method=method,
+                                                  device=where)
             leave_one_out.run(out, loo, console)
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))
@@ -63,6 +66,7 @@ def demo(
     seed: int = typer.Option(0, help="random seed of the fine-tuning"),
     preset: str = typer.Option("small", help="small (the demo) or tiny (a quick smoke run)"),
     from_scratch: bool = typer.Option(False, help="train every model instead of using the shipped checkpoints"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """The main job on the embedded default: cross-dataset RL post-training h -> k, evaluated and reported.
 
@@ -72,6 +76,9 @@ def demo(
 
     # The forgetting table on the source (Table 3) costs three more evaluations; the demo keeps to its
     # 15 minutes and reports forgetting by the judge. `nomocap experiment cross-dataset` adds the table.
-    cfg = cross_dataset.CrossDatasetConfig(preset=preset, seeds=[seed], use_shipped=not from_scratch,
-                                           source_evaluator=False)
+    try:
+        cfg = cross_dataset.CrossDatasetConfig(preset=preset, seeds=[seed], use_shipped=not from_scratch,
+                                               source_evaluator=False, device=resolve_device(device))
+    except ValueError as err:
+        fail(str(err))
     cross_dataset.run(out, cfg, console)

@@ -41,6 +41,7 @@ class ExperimentConfig:
     contrastive: bool = False  # True: cos(prompt) minus the mean cos with the batch's other prompts
     method: str = "ddpo"  # or "raft": reward-ranked fine-tuning, the comparison (rl/raft.py)
     finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] (or [raft]) table
+    device: str = "cpu"  # where models train and sample; not a stage setting (a finished stage stays valid)
 
     def finetune_config(self, seed: int) -> DDPOConfig | RAFTConfig:
         return method_config(self.method, self.preset, **{**self.finetune, "seed": seed})
@@ -84,29 +85,31 @@ def corpus_stage(out: Path, domain: str, preset: str, seed: int, console: Consol
 
 
 def pretrain_stage(folder: Path, data: Path, preset: str, arch: str, repr: str, console: Console,
-                   exclude_category: str | None = None) -> Path:
+                   exclude_category: str | None = None, device: str = "cpu") -> Path:
     cfg = PretrainConfig.from_preset(preset, arch=arch, repr=repr, exclude_category=exclude_category)
     return run_stage(folder, {"preset": preset, "arch": arch, "repr": repr, "data": str(data),
                               "exclude": exclude_category},
-                     lambda f: pretrain(data, f, cfg, console=console, resume=True), console,
+                     lambda f: pretrain(data, f, cfg, console=console, resume=True, device=device), console,
                      f"pretraining {folder.name}", _anchors(folder.parent))
 
 
-def embedding_stage(folder: Path, data: Path, kind: str, preset: str, console: Console) -> Path:
+def embedding_stage(folder: Path, data: Path, kind: str, preset: str, console: Console, device: str = "cpu") -> Path:
     """A reward model (``kind="retrieval"``) or an evaluator trained on ``data``."""
     cfg = EmbeddingTrainConfig.from_preset(kind, preset)
     return run_stage(folder, {"preset": preset, "data": str(data), "kind": kind},
-                     lambda f: train_embedding_model(data, f, cfg, resume=True, console=console), console,
+                     lambda f: train_embedding_model(data, f, cfg, resume=True, console=console, device=device),
+                     console,
                      f"{kind} model {folder.name}", _anchors(folder.parent))
 
 
 def finetune_stage(folder: Path, base: Path, reward: Path, cfg: DDPOConfig | RAFTConfig, prompts: list[Prompt],
-                   replay: list[Prompt], val: list[Prompt], contrastive: bool, console: Console) -> Path:
+                   replay: list[Prompt], val: list[Prompt], contrastive: bool, console: Console,
+                   device: str = "cpu") -> Path:
     """Post-training of ``base`` from ``prompts`` alone (``replay`` keeps the source, ``val`` picks the best)."""
 
     def finetune(f: Path) -> None:
         f.mkdir(parents=True, exist_ok=True)
-        pipe = MotionPipeline.from_run(base, cache_dir=f / ".text_cache")
+        pipe = MotionPipeline.from_run(base, device, f / ".text_cache")
         reward_fn = WeightedSum([(RetrievalReward.from_run(reward, contrastive, f / ".text_cache"), 1.0)])
         trainer_class(cfg)(pipe, reward_fn, prompts, cfg, f, base, replay, val, console).run(
             resume=(f / "train_state.safetensors").exists())

@@ -65,25 +65,26 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     out.mkdir(parents=True, exist_ok=True)
     data = {d: corpus_stage(out, d, cfg.preset, cfg.data_seed, console) for d in (cfg.source, cfg.target)}
     src, tgt = data[cfg.source], data[cfg.target]
+    dev = cfg.device
     base = shipped("base", cfg.source, cfg) or pretrain_stage(out / "base", src, cfg.preset, cfg.arch, cfg.repr,
-                                                             console)
+                                                             console, device=dev)
     reward = shipped("retrieval", cfg.target, cfg) or embedding_stage(out / "reward", tgt, "retrieval", cfg.preset,
-                                                                      console)
+                                                                      console, dev)
     evaluator_run = shipped("evaluator", cfg.target, cfg) or embedding_stage(out / "evaluator", tgt, "evaluator",
-                                                                             cfg.preset, console)
+                                                                             cfg.preset, console, dev)
     console.print(f"base {base}\nreward {reward}\nevaluator {evaluator_run}")
 
     adapters = [finetune_stage(out / f"{cfg.stage_prefix}_s{seed}", base, reward,
                                cfg.finetune_config(seed),
                                load_prompts(tgt, "train"), load_prompts(src, "train"), load_prompts(tgt, "val"),
-                               cfg.contrastive, console)
+                               cfg.contrastive, console, dev)
                 for seed in cfg.seeds]
 
     evaluator = EmbeddingModel.load(evaluator_run, "evaluator")
     protocol = ProtocolConfig.from_preset(cfg.preset)
     eval_set = EvalSet(tgt, "test", evaluator)
-    base_pipe = MotionPipeline.from_run(base)
-    tuned = [MotionPipeline.from_run(base, adapter=a / "best") for a in adapters]
+    base_pipe = MotionPipeline.from_run(base, dev)
+    tuned = [MotionPipeline.from_run(base, dev, adapter=a / "best") for a in adapters]
     rows = _table_rows(evaluator, tgt, eval_set, protocol, base_pipe, tuned, console)
     if cfg.best_of > 1:
         ranked = BestOfN(base_pipe, RetrievalReward.from_run(reward, cfg.contrastive), cfg.best_of)
@@ -140,7 +141,7 @@ def _source_rows(out: Path, src: Path, cfg: CrossDatasetConfig, protocol: Protoc
                  tuned: list[MotionPipeline], console: Console) -> dict:
     """Base and fine-tuned models on the source's test split, with an evaluator trained on the source."""
     run = shipped("evaluator", cfg.source, cfg) or embedding_stage(out / "source_evaluator", src, "evaluator",
-                                                                   cfg.preset, console)
+                                                                   cfg.preset, console, cfg.device)
     evaluator = EmbeddingModel.load(run, "evaluator")
     return _table_rows(evaluator, src, EvalSet(src, "test", evaluator), protocol, base_pipe, tuned, console)
 

@@ -55,27 +55,28 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
     out.mkdir(parents=True, exist_ok=True)
     categories = [check_category(c) for c in cfg.categories]
     data = corpus_stage(out, cfg.domain, cfg.preset, cfg.data_seed, console)
+    dev = cfg.device
     full = shipped("base", cfg.domain, cfg) or pretrain_stage(out / "base_full", data, cfg.preset, cfg.arch, cfg.repr,
-                                                             console)
+                                                             console, device=dev)
     reward = shipped("retrieval", cfg.domain, cfg) or embedding_stage(out / "reward", data, "retrieval", cfg.preset,
-                                                                      console)
+                                                                      console, dev)
     evaluator = EmbeddingModel.load(shipped("evaluator", cfg.domain, cfg) or embedding_stage(
-        out / "evaluator", data, "evaluator", cfg.preset, console), "evaluator")
+        out / "evaluator", data, "evaluator", cfg.preset, console, dev), "evaluator")
     protocol = ProtocolConfig.from_preset(cfg.preset)
     results, sections = {}, []
     for category in categories:
         without = pretrain_stage(out / f"base_without_{category}", data, cfg.preset, cfg.arch, cfg.repr, console,
-                                 exclude_category=category)
+                                 exclude_category=category, device=dev)
         train = load_prompts(data, "train", category)
         others = [p for p in load_prompts(data, "train") if caption_category(p.text) != category]
         val = load_prompts(data, "val", category)
         adapters = [finetune_stage(out / f"{cfg.stage_prefix}_{category}_s{seed}", without, reward,
                                    cfg.finetune_config(seed), train, others, val,
-                                   cfg.contrastive, console)
+                                   cfg.contrastive, console, dev)
                     for seed in cfg.seeds]
         eval_set = EvalSet(data, "test", evaluator, category=category)
-        full_pipe, without_pipe = MotionPipeline.from_run(full), MotionPipeline.from_run(without)
-        tuned = [MotionPipeline.from_run(without, adapter=a / "best") for a in adapters]
+        full_pipe, without_pipe = MotionPipeline.from_run(full, dev), MotionPipeline.from_run(without, dev)
+        tuned = [MotionPipeline.from_run(without, dev, adapter=a / "best") for a in adapters]
         rows = {"ground_truth": evaluate(evaluator, data, protocol, None, console=console, eval_set=eval_set),
                 "full": evaluate(evaluator, data, protocol, full_pipe, console=console, eval_set=eval_set),
                 "without": evaluate(evaluator, data, protocol, without_pipe, console=console, eval_set=eval_set),

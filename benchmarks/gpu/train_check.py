@@ -27,17 +27,18 @@ def largest_difference(a: Path, b: Path) -> float:
 
 
 def train(kind: str, data: Path, out: Path, device: str, stop_after: int | None = None) -> None:
-    if kind in ("mdm", "mld"):
-        cfg = PretrainConfig.from_preset("tiny", arch=kind, steps=STEPS, vae_steps=STEPS, text_encoder="hash",
-                                         checkpoint_every=STEPS // 2)
-        run = lambda resume, stop: pretrain(data, out, cfg, resume, stop_after=stop, device=device)  # noqa: E731
-    else:
-        cfg = EmbeddingTrainConfig.from_preset(kind, "tiny", steps=STEPS, text_encoder="hash",
-                                               checkpoint_every=STEPS // 2)
-        run = lambda resume, stop: train_embedding_model(data, out, cfg, resume, stop_after=stop,  # noqa: E731
-                                                         device=device)
+    def run(resume: bool, stop: int | None) -> None:
+        if kind in ("mdm", "mld"):
+            cfg = PretrainConfig.from_preset("tiny", arch=kind, steps=STEPS, vae_steps=STEPS, text_encoder="hash",
+                                             checkpoint_every=STEPS // 2)
+            pretrain(data, out, cfg, resume, stop_after=stop, device=device)
+        else:
+            cfg = EmbeddingTrainConfig.from_preset(kind, "tiny", steps=STEPS, text_encoder="hash",
+                                                   checkpoint_every=STEPS // 2)
+            train_embedding_model(data, out, cfg, resume, stop_after=stop, device=device)
+
     run(False, stop_after)
-    if stop_after is not None:
+    if stop_after is not None:  # killed after a checkpoint: continue from it
         run(True, None)
 
 

@@ -45,7 +45,7 @@ class Prompt:
 
 
 def _frames(seconds_or_frames: float, fps: float | None, max_frames: int = 196, min_frames: int = 40) -> int:
-    # Rounded first: 5.8 s x 20 fps is 115.99999999999999 in floats, which would floor to 112, not 116.
+    # Rounded first: a product such as 0.57 s x 100 fps is 56.99999999999999 in floats, one frame short.
     frames = round(seconds_or_frames * fps, 6) if fps is not None else seconds_or_frames
     return int(min(max_frames, max(min_frames, frames)) // 4 * 4)
 

@@ -127,3 +127,23 @@ def test_exported_annotations_give_the_corpus_prompts(tmp_path):
     assert sorted({p.frames for p in load_prompts(exported, "train")}) == [60, 100]
     again = runner.invoke(app, ["data", "annotations", str(tmp_path / "corpus"), "--out", str(tmp_path / "p")])
     assert again.exit_code != 0 and "remove it or choose another --out" in " ".join(again.output.split())
+
+
+def test_exported_annotations_keep_a_kit_corpus_lengths(tmp_path):
+    """KIT-ML runs at 12.5 fps: the seconds written are read back at the model's rate, not HumanML3D's 20."""
+    from nomocap.data.prompts import load_prompts
+
+    root = tmp_path / "kit"
+    (root / "new_joint_vecs").mkdir(parents=True)
+    (root / "texts").mkdir()
+    rng = np.random.default_rng(0)
+    for i, frames in enumerate((60, 90, 120)):
+        np.save(root / "new_joint_vecs" / f"{i:06d}.npy", rng.standard_normal((frames, 251)).astype(np.float32))
+        (root / "texts" / f"{i:06d}.txt").write_text(f"a person walks {i} steps#a/DET#0.0#0.0\n")
+    (root / "train.txt").write_text("000000\n000001\n000002\n")
+    np.save(root / "Mean.npy", np.zeros(251, np.float32))
+    np.save(root / "Std.npy", np.ones(251, np.float32))
+    result = runner.invoke(app, ["data", "annotations", str(root), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    exported = load_prompts(tmp_path / "p" / "annotations.json", "train", fps=12.5)
+    assert exported == load_prompts(root, "train") and [p.frames for p in exported] == [60, 88, 120]

@@ -121,8 +121,9 @@ def finetune(
 
     Example: nomocap finetune --model runs/base_h --reward runs/reward_k --data data/k --out runs/ft_k
     """
-    from nomocap.checkpoint import CheckpointError
+    from nomocap.checkpoint import CheckpointError, load_config
     from nomocap.data.prompts import load_prompts
+    from nomocap.motion.skeleton import get_skeleton
     from nomocap.pipeline import MotionPipeline
     from nomocap.rewards import WeightedSum
     from nomocap.rewards.physics import FootSkating
@@ -142,10 +143,11 @@ def finetune(
         # An option left unset must not hide the same key given with --set.
         cfg = method_config(method, preset, **{**parse_settings(settings),
                                                **{k: v for k, v in named.items() if v is not None}})
-        train_prompts = load_prompts(sources[0], "train", category)
-        val_prompts = load_prompts(sources[0], "val", category) if sources[0].is_dir() or \
+        fps = get_skeleton(load_config(model, kind="denoiser").get("skeleton", "t2m")).fps  # annotations: seconds
+        train_prompts = load_prompts(sources[0], "train", category, fps)
+        val_prompts = load_prompts(sources[0], "val", category, fps) if sources[0].is_dir() or \
             sources[0].suffix == ".json" else []
-        replay_prompts = load_prompts(replay, "train") if replay else []
+        replay_prompts = load_prompts(replay, "train", fps=fps) if replay else []
         reward_fn = RetrievalReward.from_run(reward, contrastive, cache_dir=out / ".text_cache")
         terms = [(reward_fn, 1.0)] + ([(FootSkating(), foot_skating)] if foot_skating else [])
         dist = Distributed.from_env()

@@ -128,13 +128,15 @@ def prompts_from_file(path: str | Path, frames: int = 120) -> list[Prompt]:
     return [Prompt(t, frames) for t in read_prompt_file(path)]
 
 
-def load_prompts(source: str | Path, split: str = "train", category: str | None = None) -> list[Prompt]:
-    """A corpus folder, an annotations.json, or a text file of prompts (one per line)."""
+def load_prompts(source: str | Path, split: str = "train", category: str | None = None,
+                 fps: float = 20.0) -> list[Prompt]:
+    """A corpus folder, an annotations.json (its seconds read at ``fps``: the model's frame rate), or a text
+    file of prompts (one per line)."""
     source = Path(source)
     if source.is_dir():
         return prompts_from_corpus(source, split, category)
     if source.suffix == ".json":
-        return prompts_from_annotations(source, split, category)
+        return prompts_from_annotations(source, split, category, fps)
     if category:
         raise CorpusError("--category needs a corpus folder or an annotations.json, not a plain prompt file")
     return prompts_from_file(source)

@@ -43,13 +43,18 @@ class PretrainConfig(TrainConfig):
 
 
 class MotionBatcher:
-    """Random crops (multiples of 4 frames) with a random caption each, padded, from a seeded generator."""
+    """Random crops (multiples of 4 frames) with a random caption each, padded, from a seeded generator.
 
-    def __init__(self, corpus, caption_index: dict[str, int], crop_frames: int, generator: torch.Generator):
+    The draws are made on the CPU (the same data order on any device); motions and masks are moved to
+    ``device``, caption indices stay on the CPU (they index tables on either).
+    """
+
+    def __init__(self, corpus, caption_index: dict[str, int], crop_frames: int, generator: torch.Generator,
+                 device: str | torch.device = "cpu"):
         self.items = corpus.items
         self.feats = [torch.from_numpy(corpus.normalizer.normalize(it.features)).float() for it in corpus.items]
         self.captions = [[caption_index[c.text] for c in it.texts] for it in corpus.items]
-        self.crop, self.gen = crop_frames, generator
+        self.crop, self.gen, self.device = crop_frames, generator, device
 
     def __call__(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         picks = torch.randint(len(self.items), (batch_size,), generator=self.gen).tolist()
@@ -65,7 +70,7 @@ class MotionBatcher:
         mask = torch.zeros(batch_size, frames, dtype=torch.bool)
         for j, c in enumerate(crops):
             x[j, : len(c)], mask[j, : len(c)] = c, True
-        return x, mask, torch.tensor(caps)
+        return x.to(self.device), mask.to(self.device), torch.tensor(caps)
 
 
 def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: bool = False,
@@ -74,8 +79,8 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
 
     ``mld`` first trains the motion VAE in ``out/vae`` (resumable on its own), then the latent denoiser.
     ``stop_after`` ends the run early after that many steps, as a kill would (for resume tests).
-    ``device`` is where the model trains; batches and random draws are made on the CPU and moved, so the
-    data order is the same on any device.
+    ``device`` is where the model trains; batches and random draws are made on the CPU and moved
+    (``MotionBatcher``), so the data order is the same on any device.
     """
     console = console or Console()
     out = Path(out)
@@ -102,10 +107,7 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
     corpus.normalizer = representation.normalizer(corpus.normalizer)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    cpu_batcher = MotionBatcher(corpus, caption_index, cfg.crop_frames, gen)
-
-    def batcher(batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return tuple(t.to(device) for t in cpu_batcher(batch_size))
+    batcher = MotionBatcher(corpus, caption_index, cfg.crop_frames, gen, device)
     feature_dim = representation.dim
     extra = {"normalizer.mean": torch.from_numpy(corpus.normalizer.mean),
              "normalizer.std": torch.from_numpy(corpus.normalizer.std)}

@@ -68,14 +68,13 @@ def train_embedding_model(data: str | Path, out: str | Path, cfg: EmbeddingTrain
         table = CaptionTable(encoder, texts)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    batcher = MotionBatcher(corpus, {t: i for i, t in enumerate(texts)}, cfg.crop_frames, gen)
+    batcher = MotionBatcher(corpus, {t: i for i, t in enumerate(texts)}, cfg.crop_frames, gen, device)
     model_cfg = {"feature_dim": corpus.skeleton.feature_dim, "text_dim": encoder.dim, **cfg.model}
     model = build_embedding_model(cfg.kind, model_cfg).to(device)
 
     def loss_fn(step: int) -> torch.Tensor:
-        x, mask, caps = batcher(cfg.batch_size)  # drawn on the CPU (the same order on any device), then moved
-        tokens, token_mask, pooled = table.batch(caps)
-        x, mask, tokens, token_mask, pooled = (t.to(device) for t in (x, mask, tokens, token_mask, pooled))
+        x, mask, caps = batcher(cfg.batch_size)
+        tokens, token_mask, pooled = (t.to(device) for t in table.batch(caps))
         if cfg.kind == "retrieval":
             loss, _ = model.loss(model.encode_motion(x, mask), model.encode_text(tokens, token_mask), pooled, x, mask)
         else:

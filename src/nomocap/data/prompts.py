@@ -116,7 +116,8 @@ def write_annotations(root: str | Path, out: str | Path) -> dict[str, int]:
         for item in corpus.items:
             key = item.name.split("#")[0]
             if key not in data:
-                data[key], ids = {"annotations": []}, ids + [key]
+                data[key] = {"annotations": []}
+                ids.append(key)
             data[key]["annotations"] += [{"text": c.text, "start": 0.0, "end": item.length / fps} for c in item.texts]
         counts[split] = sum(len(item.texts) for item in corpus.items)
         atomic_write_text(out / f"{split}.txt", "\n".join(ids) + "\n")

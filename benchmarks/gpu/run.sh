@@ -7,6 +7,8 @@ PYTHON=${PYTHON:-python3}
 LIMIT=${LIMIT:-380}          # seconds each fine-tuning may run (they resume, so a cut run still leaves best/)
 ITERATIONS=${ITERATIONS:-}   # empty: the small preset's 60
 DEVICE=${DEVICE:-auto}       # for fine-tuning; the ratio check runs on cuda (when there) and cpu
+MODEL=${MODEL:-assets/checkpoints/base_small_mdm_guo}  # the base to fine-tune
+EXTRA=${EXTRA:-}             # more finetune options for every run, e.g. "--set first_steps=0"
 RUNS=${RUNS:-"b256_s0:0:64 b256_s1:1:64 b256_s2:2:64 b1024_s0:0:256"}  # NAME:SEED:PROMPTS_PER_ITERATION
 WORK=${WORK:-/tmp/nomocap_gpu}
 OUT=${OUT:-$WORK/out}
@@ -31,10 +33,10 @@ run() {  # NAME SEED PROMPTS_PER_ITERATION
   local dir=$WORK/$1
   local iters=()
   [ -n "$ITERATIONS" ] && iters=(--iterations "$ITERATIONS")
-  OMP_NUM_THREADS=4 timeout "$LIMIT" $PYTHON -m nomocap finetune --model assets/checkpoints/base_small_mdm_guo \
+  OMP_NUM_THREADS=4 timeout "$LIMIT" $PYTHON -m nomocap finetune --model "$MODEL" \
     --reward assets/checkpoints/reward_small --annotations .gpu/prompts/k/annotations.json \
     --replay .gpu/prompts/h/annotations.json --preset small --seed "$2" --device "$DEVICE" "${iters[@]}" \
-    --set prompts_per_iteration="$3" --set sample_batch=256 --set train_batch=$(( $3 * 4 )) \
+    --set prompts_per_iteration="$3" --set sample_batch=256 --set train_batch=$(( $3 * 4 )) $EXTRA \
     --out "$dir" > "$WORK/$1.log" 2>&1
   echo "$1 exit $?; $(wc -l < "$dir/log.jsonl" 2>/dev/null) iterations logged"
 }

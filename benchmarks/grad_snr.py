@@ -37,13 +37,12 @@ from rich.console import Console
 
 from nomocap.data.prompts import load_prompts
 from nomocap.pipeline import MotionPipeline
-from nomocap.rewards.retrieval import RetrievalReward
 from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
 
 try:
-    from rl_paired import RootHeight
+    from rl_paired import add_common_arguments, make_reward
 except ImportError:  # imported as benchmarks.grad_snr
-    from benchmarks.rl_paired import RootHeight
+    from benchmarks.rl_paired import add_common_arguments, make_reward
 
 
 def step_gradients(trainer: DDPOTrainer, iteration: int) -> np.ndarray:
@@ -98,13 +97,8 @@ def summary(g: np.ndarray, rollouts: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--data", required=True, help="corpus whose training captions are the prompts")
-    parser.add_argument("--reward", required=True, help="a retrieval run, or 'height' (mean root height)")
-    parser.add_argument("--contrastive", action="store_true", help="the contrastive retrieval reward")
-    parser.add_argument("--preset", default="small")
+    add_common_arguments(parser)
     parser.add_argument("--batches", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", default="{}", help="JSON overrides of [finetune]")
     parser.add_argument("--save", help="also write the gradients [batches, steps, params] to this .npy file")
     args = parser.parse_args()
@@ -114,8 +108,7 @@ def main() -> None:
     cfg = DDPOConfig.from_preset(args.preset, **overrides)
     with tempfile.TemporaryDirectory() as tmp:
         pipe = MotionPipeline.from_run(args.model, cache_dir=Path(tmp) / ".text_cache")
-        reward = RootHeight() if args.reward == "height" else \
-            RetrievalReward.from_run(args.reward, args.contrastive, Path(tmp) / ".text_cache")
+        reward = make_reward(args, Path(tmp) / ".text_cache")
         trainer = DDPOTrainer(pipe, reward, load_prompts(args.data, "train"), cfg, tmp, args.model,
                               console=Console(quiet=True))
         g = np.stack([step_gradients(trainer, i) for i in range(args.batches)])  # [batches, steps, params]

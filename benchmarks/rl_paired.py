@@ -35,27 +35,35 @@ class RootHeight:
         return torch.tensor([float(np.mean(f[:, 3])) for f in motions.guo_features]), {}
 
 
-def rewards(args: argparse.Namespace, overrides: dict, folder: Path) -> np.ndarray:
-    settings = {"iterations": args.iterations, "replay_fraction": 0.0, "kl_coef": 0.0, "eval_every": 0,
-                "seed": args.seed, **overrides}
-    cfg = DDPOConfig.from_preset(args.preset, **settings)
-    pipe = MotionPipeline.from_run(args.model, cache_dir=folder / ".text_cache")
-    reward = RootHeight() if args.reward == "height" else RetrievalReward.from_run(args.reward, args.contrastive,
-                                                                                   folder / ".text_cache")
-    DDPOTrainer(pipe, reward, load_prompts(args.data, "train"), cfg, folder, args.model,
-                console=Console(quiet=True)).run()
-    return np.array([json.loads(line)["reward_mean"] for line in (folder / "log.jsonl").read_text().splitlines()])
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The base, prompts, reward, preset and seed options this script and ``grad_snr.py`` share."""
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True, help="corpus whose training captions are the prompts")
     parser.add_argument("--reward", required=True, help="a retrieval run, or 'height' (mean root height)")
     parser.add_argument("--contrastive", action="store_true", help="the contrastive retrieval reward")
     parser.add_argument("--preset", default="small")
-    parser.add_argument("--iterations", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+
+
+def make_reward(args: argparse.Namespace, cache: Path):
+    return RootHeight() if args.reward == "height" else RetrievalReward.from_run(args.reward, args.contrastive, cache)
+
+
+def rewards(args: argparse.Namespace, overrides: dict, folder: Path) -> np.ndarray:
+    settings = {"iterations": args.iterations, "replay_fraction": 0.0, "kl_coef": 0.0, "eval_every": 0,
+                "seed": args.seed, **overrides}
+    cfg = DDPOConfig.from_preset(args.preset, **settings)
+    pipe = MotionPipeline.from_run(args.model, cache_dir=folder / ".text_cache")
+    reward = make_reward(args, folder / ".text_cache")
+    prompts = load_prompts(args.data, "train")
+    DDPOTrainer(pipe, reward, prompts, cfg, folder, args.model, console=Console(quiet=True)).run()
+    return np.array([json.loads(line)["reward_mean"] for line in (folder / "log.jsonl").read_text().splitlines()])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_common_arguments(parser)
+    parser.add_argument("--iterations", type=int, default=16)
     parser.add_argument("--set", action="append", default=[], help="JSON overrides of [finetune]; repeatable")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -54,6 +55,20 @@ def test_a_finished_stage_is_reused_and_a_changed_config_rebuilds_it(tmp_path):
     assert len(calls) == 1  # reused
     run_stage(tmp_path / "s", {"a": 2}, make, console, "stage")
     assert len(calls) == 2 and (tmp_path / "s" / "out.txt").read_text() == "2"  # settings changed: rebuilt
+
+
+def test_a_linked_stage_with_changed_settings_is_an_error_and_kept(tmp_path):
+    def make(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "out.txt").write_text("done")
+
+    console = Console(quiet=True)
+    run_stage(tmp_path / "a" / "base", {"lr": 1}, make, console, "base")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "base").symlink_to(tmp_path / "a" / "base")
+    with pytest.raises(ValueError, match="is a link to .*nothing was deleted"):
+        run_stage(tmp_path / "b" / "base", {"lr": 2}, make, console, "base")
+    assert (tmp_path / "a" / "base" / "out.txt").read_text() == "done"
 
 
 def test_a_moved_experiment_folder_reuses_its_stages(tmp_path):

@@ -51,6 +51,9 @@ def run_stage(folder: Path, config: dict, fn: Callable[[Path], object], console:
         if config_hash(portable(json.loads(marker.read_text()).get("config", {}), anchors)) == digest:
             console.print(f"[dim]reusing {name}: {folder}")
             return folder
+        if folder.is_symlink():  # rebuilding would delete another folder's finished stage
+            raise ValueError(f"{name}: settings changed, but {folder} is a link to {folder.resolve()}; nothing was "
+                             f"deleted. Remove the link (or use another --out) to rebuild the stage here.")
         console.print(f"[yellow]{name}: settings changed, rebuilding {folder}")
         shutil.rmtree(folder)
     elif folder.exists() and any(folder.iterdir()):

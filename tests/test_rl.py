@@ -247,6 +247,18 @@ def test_set_overrides_reach_the_config():
     assert cfg.antithetic is True and cfg.lr == 0.002 and cfg.sampler == "ddim" and cfg.first_steps == 3
 
 
+def test_a_presets_arch_table_applies_to_that_architecture_only():
+    from nomocap.experiments.common import ExperimentConfig
+    from nomocap.rl import method_config
+
+    mdm, mld = method_config("ddpo", "small", "mdm"), method_config("ddpo", "small", "mld")
+    assert (mdm.first_steps, mdm.lr) == (1, 0.002)  # [finetune]
+    assert (mld.first_steps, mld.lr) == (0, 0.0005)  # [finetune_mld] over it
+    assert mld.prompts_per_iteration == mdm.prompts_per_iteration  # the rest from [finetune]
+    assert method_config("ddpo", "small", "mld", lr=0.001).lr == 0.001  # an override still wins
+    assert ExperimentConfig(arch="mld").finetune_config(seed=2).first_steps == 0
+
+
 def _finetune_rows(setup, out, launcher: list[str]) -> list[dict]:
     data, base, reward_run = setup
     cmd = launcher + ["-m", "nomocap", "finetune", "--model", str(base), "--reward", str(reward_run), "--data",

@@ -47,18 +47,19 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
 
 
-def preset_values(section: str, preset: str, overrides: dict) -> dict:
-    """A preset's ``[section]`` table with the given non-None overrides applied."""
-    return {**load_preset(section, preset), **{k: v for k, v in overrides.items() if v is not None}}
+def preset_values(section: str, preset: str, overrides: dict, arch: str | None = None) -> dict:
+    """A preset's ``[section]`` table (and ``[section_ARCH]``) with the given non-None overrides applied."""
+    return {**load_preset(section, preset, arch), **{k: v for k, v in overrides.items() if v is not None}}
 
 
-def checked_preset(cls: type, section: str, preset: str, overrides: dict, what: str):
-    """``cls`` from a preset's ``[section]`` table plus overrides; an override ``cls`` lacks fails, naming it."""
+def checked_preset(cls: type, section: str, preset: str, overrides: dict, what: str, arch: str | None = None):
+    """``cls`` from a preset's ``[section]`` table (and ``[section_ARCH]``) plus overrides; an override ``cls``
+    lacks fails, naming it."""
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"unknown {what} setting(s) {unknown}; known: {', '.join(sorted(known))}")
-    return cls(**preset_values(section, preset, overrides))
+    return cls(**preset_values(section, preset, overrides, arch))
 
 
 def _lr_at(step: int, cfg, steps: int) -> float:

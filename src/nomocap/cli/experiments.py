@@ -41,7 +41,7 @@ def experiment(
     try:
         seed_list = [int(s) for s in seeds.split(",")]
         overrides = parse_settings(settings)
-        method_config(method, preset, **overrides)  # an unknown setting fails here, before any stage runs
+        method_config(method, preset, arch, **overrides)  # an unknown setting fails here, before any stage runs
         where = resolve_device(device)
         if name == "cross-dataset":
             cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,

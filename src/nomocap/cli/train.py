@@ -141,9 +141,10 @@ def finetune(
                              f"e.g. --set rounds=3")
         named = dict(**ddpo_only, replay_fraction=replay_fraction, lr=lr, seed=seed)
         # An option left unset must not hide the same key given with --set.
-        cfg = method_config(method, preset, **{**parse_settings(settings),
-                                               **{k: v for k, v in named.items() if v is not None}})
-        fps = get_skeleton(load_config(model, kind="denoiser").get("skeleton", "t2m")).fps  # annotations: seconds
+        base_config = load_config(model, kind="denoiser")
+        given = {**parse_settings(settings), **{k: v for k, v in named.items() if v is not None}}
+        cfg = method_config(method, preset, base_config.get("arch"), **given)
+        fps = get_skeleton(base_config.get("skeleton", "t2m")).fps  # annotations: seconds
         train_prompts = load_prompts(sources[0], "train", category, fps)
         val_prompts = load_prompts(sources[0], "val", category, fps) if sources[0].is_dir() or \
             sources[0].suffix == ".json" else []

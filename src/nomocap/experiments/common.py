@@ -44,7 +44,7 @@ class ExperimentConfig:
     device: str = "cpu"  # where models train and sample; not a stage setting (a finished stage stays valid)
 
     def finetune_config(self, seed: int) -> DDPOConfig | RAFTConfig:
-        return method_config(self.method, self.preset, **{**self.finetune, "seed": seed})
+        return method_config(self.method, self.preset, self.arch, **{**self.finetune, "seed": seed})
 
     @property
     def stage_prefix(self) -> str:

@@ -6,16 +6,17 @@ from __future__ import annotations
 METHODS = ("ddpo", "raft")
 
 
-def method_config(method: str, preset: str, **overrides):
-    """The ``DDPOConfig`` or ``RAFTConfig`` of a preset (its ``[finetune]`` or ``[raft]`` table) plus overrides."""
+def method_config(method: str, preset: str, arch: str | None = None, **overrides):
+    """The ``DDPOConfig`` or ``RAFTConfig`` of a preset (its ``[finetune]`` or ``[raft]`` table, with the
+    ``[finetune_ARCH]`` / ``[raft_ARCH]`` table for the base's architecture over it) plus overrides."""
     if method == "ddpo":
         from nomocap.rl.ddpo import DDPOConfig
 
-        return DDPOConfig.from_preset(preset, **overrides)
+        return DDPOConfig.from_preset(preset, arch, **overrides)
     if method == "raft":
         from nomocap.rl.raft import RAFTConfig
 
-        return RAFTConfig.from_preset(preset, **overrides)
+        return RAFTConfig.from_preset(preset, arch, **overrides)
     raise ValueError(f"unknown fine-tuning method {method!r}: choose {' or '.join(METHODS)}")
 
 

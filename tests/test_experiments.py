@@ -41,6 +41,13 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     assert "| Fine-tuned by RAFT (comparison) |" in (tmp_path / "results.md").read_text()
 
 
+@pytest.mark.parametrize("command", [["experiment", "cross-dataset"], ["demo"]])
+def test_an_unknown_arch_fails_before_any_corpus_is_made(tmp_path, command):
+    result = runner.invoke(app, command + ["--arch", "unet", "--preset", "tiny", "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "unknown --arch 'unet'" in result.output
+    assert not (tmp_path / "x").exists()
+
+
 def test_a_finished_stage_is_reused_and_a_changed_config_rebuilds_it(tmp_path):
     calls = []
 

@@ -21,12 +21,13 @@ from nomocap.pipeline import MotionPipeline
 from nomocap.rewards.retrieval import RetrievalReward
 from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
 
-BASE, REWARD = "assets/checkpoints/base_small_mdm_guo", "assets/checkpoints/reward_small"
+REWARD = "assets/checkpoints/reward_small"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--prompts", required=True)
+    parser.add_argument("--model", default="assets/checkpoints/base_small_mdm_guo")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--prompts-per-iteration", type=int, default=64)
     args = parser.parse_args()
@@ -35,9 +36,9 @@ def main() -> None:
     for sampler in ("ddim", "sde-dpm++"):
         cfg = DDPOConfig.from_preset("small", sampler=sampler, prompts_per_iteration=args.prompts_per_iteration,
                                      sample_batch=256, train_batch=16, first_steps=0, timestep_fraction=1.0)
-        pipe = MotionPipeline.from_run(BASE, device=args.device)
+        pipe = MotionPipeline.from_run(args.model, device=args.device)
         with tempfile.TemporaryDirectory() as out:
-            trainer = DDPOTrainer(pipe, RetrievalReward.from_run(REWARD), prompts, cfg, out, BASE)
+            trainer = DDPOTrainer(pipe, RetrievalReward.from_run(REWARD), prompts, cfg, out, args.model)
             start = time.perf_counter()
             rollouts, _ = trainer.sample(trainer.draw_prompts(0), trainer._generator(0))
             sample_s = time.perf_counter() - start

@@ -22,7 +22,7 @@ print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'peft', pef
       'accelerate', accelerate.__version__, 'transformers', transformers.__version__, 'st', st.__version__)"
 GPU=$($PYTHON -c "import torch; print('cuda' if torch.cuda.is_available() else '')")
 for d in $GPU cpu; do
-  $PYTHON benchmarks/gpu/ratio_check.py --prompts .gpu/prompts/k/annotations.json --device $d | tee -a "$OUT/ratio.json"
+  $PYTHON benchmarks/gpu/ratio_check.py --model "$MODEL" --prompts .gpu/prompts/k/annotations.json --device $d | tee -a "$OUT/ratio.json"
 done
 
 if [ "${TRAIN_CHECK:-1}" = 1 ]; then  # pretraining / retrieval / evaluator on the GPU, resume, vs the CPU

@@ -65,6 +65,8 @@ def demo(
     out: Path = typer.Option(Path("demo_out"), help="where the demo writes everything"),
     seed: int = typer.Option(0, help="random seed of the fine-tuning"),
     preset: str = typer.Option("small", help="small (the demo) or tiny (a quick smoke run)"),
+    arch: str = typer.Option("mdm", help="mdm (joint-space transformer) or mld (motion VAE + latent denoiser); "
+                                         "both ship a small base"),
     from_scratch: bool = typer.Option(False, help="train every model instead of using the shipped checkpoints"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
@@ -77,7 +79,7 @@ def demo(
     # The forgetting table on the source (Table 3) costs three more evaluations; the demo keeps to its
     # 15 minutes and reports forgetting by the judge. `nomocap experiment cross-dataset` adds the table.
     try:
-        cfg = cross_dataset.CrossDatasetConfig(preset=preset, seeds=[seed], use_shipped=not from_scratch,
+        cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, seeds=[seed], use_shipped=not from_scratch,
                                                source_evaluator=False, device=resolve_device(device))
     except ValueError as err:
         fail(str(err))

@@ -15,6 +15,7 @@ from rich.console import Console
 from nomocap.data.prompts import Prompt
 from nomocap.data.synth.corpus import synthesize
 from nomocap.experiments.stages import run_stage
+from nomocap.models.registry import ARCHS
 from nomocap.pipeline import MotionPipeline
 from nomocap.pretrain import PretrainConfig, pretrain
 from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
@@ -42,6 +43,10 @@ class ExperimentConfig:
     method: str = "ddpo"  # or "raft": reward-ranked fine-tuning, the comparison (rl/raft.py)
     finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] (or [raft]) table
     device: str = "cpu"  # where models train and sample; not a stage setting (a finished stage stays valid)
+
+    def __post_init__(self) -> None:  # before any corpus is made
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown --arch {self.arch!r}: choose {' or '.join(ARCHS)}")
 
     def finetune_config(self, seed: int) -> DDPOConfig | RAFTConfig:
         return method_config(self.method, self.preset, self.arch, **{**self.finetune, "seed": seed})

@@ -257,6 +257,8 @@ def test_a_presets_arch_table_applies_to_that_architecture_only():
     assert mld.prompts_per_iteration == mdm.prompts_per_iteration  # the rest from [finetune]
     assert method_config("ddpo", "small", "mld", lr=0.001).lr == 0.001  # an override still wins
     assert ExperimentConfig(arch="mld").finetune_config(seed=2).first_steps == 0
+    with pytest.raises(ValueError, match="'arch' is not a fine-tuning setting"):
+        method_config("ddpo", "small", "mdm", **{"arch": "mld"})  # what --set arch=mld gives
 
 
 def _finetune_rows(setup, out, launcher: list[str]) -> list[dict]:

@@ -6,9 +6,11 @@ from __future__ import annotations
 METHODS = ("ddpo", "raft")
 
 
-def method_config(method: str, preset: str, arch: str | None = None, **overrides):
+def method_config(method: str, preset: str, arch: str | None = None, /, **overrides):
     """The ``DDPOConfig`` or ``RAFTConfig`` of a preset (its ``[finetune]`` or ``[raft]`` table, with the
     ``[finetune_ARCH]`` / ``[raft_ARCH]`` table for the base's architecture over it) plus overrides."""
+    if "arch" in overrides:  # e.g. --set arch=mld
+        raise ValueError("'arch' is not a fine-tuning setting: it comes from the base model (experiments: --arch)")
     if method == "ddpo":
         from nomocap.rl.ddpo import DDPOConfig
 

@@ -82,7 +82,7 @@ class DDPOConfig:
     seed: int = 0
 
     @classmethod
-    def from_preset(cls, preset: str, arch: str | None = None, **overrides) -> DDPOConfig:
+    def from_preset(cls, preset: str, arch: str | None = None, /, **overrides) -> DDPOConfig:
         """The preset's ``[finetune]`` settings, with ``[finetune_ARCH]`` over them for the base's architecture."""
         return checked_preset(cls, "finetune", preset, overrides, "fine-tuning", arch)
 

@@ -68,7 +68,7 @@ class RAFTConfig:
     seed: int = 0
 
     @classmethod
-    def from_preset(cls, preset: str, arch: str | None = None, **overrides) -> RAFTConfig:
+    def from_preset(cls, preset: str, arch: str | None = None, /, **overrides) -> RAFTConfig:
         return checked_preset(cls, "raft", preset, overrides, "raft", arch)
 
 

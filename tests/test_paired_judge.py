@@ -7,6 +7,7 @@ from nomocap.data.humanml import load_corpus
 from nomocap.data.prompts import load_prompts
 from nomocap.data.synth.judge import judge_batch
 from nomocap.eval.protocol import judge_difference, judge_prompts, paired_judge
+from nomocap.experiments.common import judge_paired_note
 from nomocap.motion.features import features_to_joints
 from nomocap.pipeline import MotionPipeline
 
@@ -31,6 +32,27 @@ def test_judge_difference_against_each_models_own_accuracy(tiny_runs):
                                                                            for m, c in zip(real, captions))
     with pytest.raises(ValueError, match="at least one"):
         judge_difference(captions, real, [])
+
+
+def test_per_attribute_difference_against_each_models_per_attribute_accuracy(tiny_runs):
+    data, _, _ = tiny_runs
+    corpus = load_corpus(data, "test")
+    captions = [it.texts[0].text for it in corpus.items]
+    real = [features_to_joints(it.features, corpus.skeleton) for it in corpus.items]
+    wrong = real[1:] + real[:1]
+    own = {name: judge_batch(m, captions)["per_attribute"] for name, m in (("real", real), ("wrong", wrong))}
+    table = judge_difference(captions, real, [wrong, real])["per_attribute"]
+    assert set(table) == set(own["real"]) and not any("#" in name for name in table)
+    for name, row in table.items():
+        assert row["base"] == pytest.approx(own["real"][name])
+        assert row["finetuned"] == pytest.approx((own["wrong"][name] + own["real"][name]) / 2)
+        assert row["delta"] == pytest.approx(row["finetuned"] - row["base"])
+    assert sum(row["count"] for row in table.values()) == judge_batch(real, captions)["attributes"]
+    note = judge_paired_note(judge_difference(captions, real, [wrong]), "k")
+    moved = [name for name, row in judge_difference(captions, real, [wrong])["per_attribute"].items()
+             if abs(row["delta"]) > row["ci"]]
+    assert moved and all(name in note for name in moved)  # a wrong motion per caption loses attributes
+    assert "No single attribute" in judge_paired_note(judge_difference(captions, real, [real]), "k")
 
 
 def test_paired_judge_of_a_model_against_itself_is_exactly_zero(tiny_runs):

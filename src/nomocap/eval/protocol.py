@@ -16,7 +16,7 @@ from rich.progress import Progress
 
 from nomocap.data.categories import motion_category
 from nomocap.data.humanml import UNIT_LENGTH, CorpusError, crop_to_units, load_corpus
-from nomocap.data.synth.judge import judge_batch, judge_motion
+from nomocap.data.synth.judge import attribute_name, judge_batch, judge_motion
 from nomocap.eval.metrics import (
     confidence_interval,
     diversity,
@@ -192,12 +192,16 @@ def judge_difference(captions: list[str], base: list[np.ndarray], tuned: list[li
     if not tuned:
         raise ValueError("a paired judge comparison needs at least one fine-tuned model")
 
-    def passed(motions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        verdicts = judge_batch(motions, captions)["verdicts"]
-        return np.array([sum(v.values()) for v in verdicts], float), np.array([len(v) for v in verdicts], float)
+    def verdicts(motions: list[np.ndarray]) -> list[dict[str, bool]]:
+        return judge_batch(motions, captions)["verdicts"]
 
-    base_passed, counts = passed(base)
-    tuned_passed = np.mean([passed(m)[0] for m in tuned], axis=0)
+    def passed(judged: list[dict[str, bool]]) -> np.ndarray:
+        return np.array([sum(v.values()) for v in judged], float)
+
+    base_verdicts = verdicts(base)
+    tuned_verdicts = [verdicts(m) for m in tuned]
+    base_passed, counts = passed(base_verdicts), np.array([len(v) for v in base_verdicts], float)
+    tuned_passed = np.mean([passed(v) for v in tuned_verdicts], axis=0)
     judged = counts > 0
     if judged.sum() < 2:
         raise ValueError("a paired judge comparison needs at least two captions the judge can check")
@@ -205,7 +209,26 @@ def judge_difference(captions: list[str], base: list[np.ndarray], tuned: list[li
     return {"base": float(base_passed.sum() / counts.sum()), "finetuned": float(tuned_passed.sum() / counts.sum()),
             "delta": float(diff.mean() / per_caption),
             "ci": float(1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) / per_caption),
-            "captions": int(judged.sum()), "attributes": int(counts.sum()), "models": len(tuned)}
+            "captions": int(judged.sum()), "attributes": int(counts.sum()), "models": len(tuned),
+            "per_attribute": _per_attribute_difference(base_verdicts, tuned_verdicts)}
+
+
+def _per_attribute_difference(base: list[dict[str, bool]], tuned: list[list[dict[str, bool]]]) -> dict:
+    """Per judged attribute (``"wave.side"``): base and fine-tuned accuracy and their paired difference, over
+    the captions that assert it — which attributes RL moved, and which way."""
+    outcomes: dict[str, list[tuple[float, float]]] = {}
+    for i, verdict in enumerate(base):
+        for key, ok in verdict.items():
+            tuned_ok = np.mean([models_verdicts[i][key] for models_verdicts in tuned])
+            outcomes.setdefault(attribute_name(key), []).append((float(ok), float(tuned_ok)))
+    table = {}
+    for name, pairs in sorted(outcomes.items()):
+        b, t = np.array(pairs).T
+        d = t - b
+        ci = 1.96 * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+        table[name] = {"base": float(b.mean()), "finetuned": float(t.mean()), "delta": float(d.mean()),
+                       "ci": float(ci), "count": len(d)}
+    return table
 
 
 def best_of_n(pipe: MotionPipeline, pairs: list[tuple[str, int]], samples: int = 64, sampler: str = "dpm++",

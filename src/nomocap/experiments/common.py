@@ -131,7 +131,20 @@ def judge_paired_note(paired: dict, split: str) -> str:
     return (f"Judge, paired (every {split} test caption, {paired['captions']} captions, {paired['attributes']} "
             f"attributes, the same noise for every model): base {paired['base']:.3f}, fine-tuned "
             f"{paired['finetuned']:.3f} (mean of {paired['models']}), difference {paired['delta']:+.3f} ± "
-            f"{paired['ci']:.3f}.")
+            f"{paired['ci']:.3f}.{_moved_attributes(paired.get('per_attribute', {}))}")
+
+
+def _moved_attributes(per_attribute: dict) -> str:
+    """The attributes whose paired difference lies beyond its interval, largest first."""
+    moved = sorted(((name, a) for name, a in per_attribute.items() if abs(a["delta"]) > a["ci"]),
+                   key=lambda item: -abs(item[1]["delta"]))
+    if not per_attribute:
+        return ""
+    if not moved:
+        return " No single attribute moved beyond its interval."
+    return " Attributes moved beyond their interval: " + "; ".join(
+        f"{name} {a['base']:.2f} → {a['finetuned']:.2f} ({a['delta']:+.3f} ± {a['ci']:.3f}, {a['count']} captions)"
+        for name, a in moved) + "."
 
 
 def pool(rows: list[dict]) -> dict:

@@ -298,6 +298,12 @@ def judge_motion(joints: np.ndarray, caption: str) -> dict[str, bool]:
     return judge_actions(joints, parse_caption(caption))
 
 
+def attribute_name(key: str) -> str:
+    """A verdict key without its repeat marker: ``"wave#2.side"`` → ``"wave.side"``."""
+    kind, _, attr = key.partition(".")
+    return f"{kind.split('#')[0]}.{attr}" if attr else key
+
+
 def judge_batch(motions: Sequence[np.ndarray], captions: Sequence[str]) -> dict:
     """Accuracy over all asserted attributes of a batch, per-attribute accuracies, unparsed captions."""
     totals: dict[str, list[int]] = {}
@@ -309,8 +315,7 @@ def judge_batch(motions: Sequence[np.ndarray], captions: Sequence[str]) -> dict:
         if not verdict:
             unparsed += 1
         for key, ok in verdict.items():
-            attr = key.split("#")[0].split(".", 1)
-            name = f"{attr[0]}.{attr[1]}" if len(attr) == 2 else key
+            name = attribute_name(key)
             totals.setdefault(name, [0, 0])
             totals[name][0] += int(ok)
             totals[name][1] += 1

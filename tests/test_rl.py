@@ -44,9 +44,11 @@ def make_trainer(setup, out, **overrides):
                        val_prompts=prompts[:4])
 
 
-@pytest.mark.parametrize("sampler, antithetic", [("ddim", False), ("sde-dpm++", False), ("sde-dpm++", True)])
-def test_importance_ratio_is_one_before_the_first_update(setup, tmp_path, sampler, antithetic):
-    trainer = make_trainer(setup, tmp_path / sampler, sampler=sampler, guidance=2.5, antithetic=antithetic)
+@pytest.mark.parametrize("sampler, antithetic, frequencies", [("ddim", False, 0), ("sde-dpm++", False, 0),
+                                                               ("sde-dpm++", True, 0), ("sde-dpm++", False, 3)])
+def test_importance_ratio_is_one_before_the_first_update(setup, tmp_path, sampler, antithetic, frequencies):
+    trainer = make_trainer(setup, tmp_path / sampler, sampler=sampler, guidance=2.5, antithetic=antithetic,
+                           score_frequencies=frequencies)
     rollouts, _ = trainer.sample(trainer.draw_prompts(0), trainer._generator(0))
     idx = torch.arange(len(rollouts.prompts))
     with torch.no_grad():
@@ -349,3 +351,13 @@ def test_validation_prompts_are_distinct_and_spread_over_the_split(setup, tmp_pa
     assert [p.text for p in spread_prompts(prompts, 100)] == texts  # fewer than asked: all, once, in order
     trainer = make_trainer(setup, tmp_path / "ft", val_spread=True, val_prompts=3)
     assert len(trainer.val) == 3 and len({p.text for p in trainer.val}) == 3
+
+
+def test_score_frequencies_needs_a_joint_space_model(setup, tmp_path):
+    data, base, reward_run = setup
+    pipe = MotionPipeline.from_run(base)
+    pipe.model.frame_space = False  # what a latent model (mld) declares: its steps have no frames
+    prompts = [Prompt(p.text, 40) for p in load_prompts(data, "train")]
+    with pytest.raises(ValueError, match="joint-space model"):
+        DDPOTrainer(pipe, RetrievalReward.from_run(reward_run), prompts,
+                    DDPOConfig.from_preset("tiny", score_frequencies=4), tmp_path, base)

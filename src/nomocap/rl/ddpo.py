@@ -43,6 +43,7 @@ from nomocap.rl.advantages import PerPromptStatTracker
 from nomocap.rl.distributed import Distributed
 from nomocap.rl.noise import grouped_noise
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
+from nomocap.rl.subspace import SubspaceScore
 from nomocap.rl.validation import BestAdapter, spread_prompts, validation_reward
 from nomocap.training import checked_preset, continues_run, load_adapter_state, save_adapter_state
 
@@ -60,6 +61,7 @@ class DDPOConfig:
     first_steps: int = 0  # train only the first (high-noise) denoising steps; 0 = every stochastic step
     antithetic: bool = False  # a prompt's copies share untrained noise, trained steps in +/- pairs (rl/noise.py)
     gate_adapter: bool = False  # the adapter acts only at the trained (first_steps) noise levels
+    score_frequencies: int = 0  # score only the step noise's K slowest temporal DCT components (rl/subspace.py)
     clip_range: float = 0.1
     lr: float = 3e-4
     lr_anneal: bool = False  # cosine from lr to 0 over the iterations (a late climb otherwise undoes itself)
@@ -139,6 +141,11 @@ class DDPOTrainer:
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps, cfg.eta)
         if not self.sampler.stochastic:
             raise ValueError(f"sampler {cfg.sampler!r} is deterministic: RL needs ddim (eta > 0), ddpm or sde-dpm++")
+        if cfg.score_frequencies > 0:
+            if not getattr(pipe.model, "frame_space", True):
+                raise ValueError("score_frequencies projects a step's noise on the time axis: it needs a joint-space "
+                                 "model (mdm), and a latent model's steps have no frames (set it to 0)")
+            self.sampler = SubspaceScore(self.sampler, cfg.score_frequencies)
         if cfg.gate_adapter and cfg.first_steps > 0:
             # Untrained steps would otherwise run an adapter that no gradient ever judged at their noise level.
             pipe.adapter_min_timestep = int(self.sampler.timesteps[cfg.first_steps - 1])

@@ -299,7 +299,7 @@ def judge_motion(joints: np.ndarray, caption: str) -> dict[str, bool]:
 
 
 def attribute_name(key: str) -> str:
-    """A verdict key without its repeat marker: ``"wave#2.side"`` → ``"wave.side"``."""
+    """A verdict key without its repeat marker: ``"wave#2.hand"`` → ``"wave.hand"``."""
     kind, _, attr = key.partition(".")
     return f"{kind.split('#')[0]}.{attr}" if attr else key
 

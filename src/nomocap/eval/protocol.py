@@ -214,7 +214,7 @@ def judge_difference(captions: list[str], base: list[np.ndarray], tuned: list[li
 
 
 def _per_attribute_difference(base: list[dict[str, bool]], tuned: list[list[dict[str, bool]]]) -> dict:
-    """Per judged attribute (``"wave.side"``): base and fine-tuned accuracy and their paired difference, over
+    """Per judged attribute (``"wave.hand"``): base and fine-tuned accuracy and their paired difference, over
     the captions that assert it — which attributes RL moved, and which way."""
     outcomes: dict[str, list[tuple[float, float]]] = {}
     for i, verdict in enumerate(base):

@@ -142,9 +142,10 @@ def _moved_attributes(per_attribute: dict) -> str:
         return ""
     if not moved:
         return " No single attribute moved beyond its interval."
-    return " Attributes moved beyond their interval: " + "; ".join(
-        f"{name} {a['base']:.2f} → {a['finetuned']:.2f} ({a['delta']:+.3f} ± {a['ci']:.3f}, {a['count']} captions)"
-        for name, a in moved) + "."
+    return (f" Attributes moved beyond their interval ({len(moved)} of {len(per_attribute)}; about 1 in 20 crosses "
+            "it by chance): " + "; ".join(
+                f"{name} {a['base']:.2f} → {a['finetuned']:.2f} ({a['delta']:+.3f} ± {a['ci']:.3f}, {a['count']} "
+                "captions)" for name, a in moved) + ".")
 
 
 def pool(rows: list[dict]) -> dict:

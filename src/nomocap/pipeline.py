@@ -171,9 +171,14 @@ class MotionPipeline:
             features = self.model.decode(x, mask)
         return Samples(features, mask, prompts, x, traj)
 
+    @property
+    def frame_space(self) -> bool:
+        """Whether the sampler runs on frames (joint-space models) rather than on latents without a time axis."""
+        return getattr(self.model, "frame_space", True)
+
     def step_mask(self, mask: torch.Tensor) -> torch.Tensor | None:
         """The frame mask in the sampler's space (None for latent models: latents have no padding)."""
-        return mask if getattr(self.model, "frame_space", True) else None
+        return mask if self.frame_space else None
 
     def to_features(self, samples: Samples) -> list[np.ndarray]:
         """De-normalised features ``[T_i, D]`` per sample (padding cut off)."""

@@ -136,10 +136,10 @@ def judge_paired_note(paired: dict, split: str) -> str:
 
 def _moved_attributes(per_attribute: dict) -> str:
     """The attributes whose paired difference lies beyond its interval, largest first."""
-    moved = sorted(((name, a) for name, a in per_attribute.items() if abs(a["delta"]) > a["ci"]),
-                   key=lambda item: -abs(item[1]["delta"]))
     if not per_attribute:
         return ""
+    moved = sorted(((name, a) for name, a in per_attribute.items() if abs(a["delta"]) > a["ci"]),
+                   key=lambda item: -abs(item[1]["delta"]))
     if not moved:
         return " No single attribute moved beyond its interval."
     return (f" Attributes moved beyond their interval ({len(moved)} of {len(per_attribute)}; about 1 in 20 crosses "

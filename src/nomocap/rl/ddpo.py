@@ -142,7 +142,7 @@ class DDPOTrainer:
         if not self.sampler.stochastic:
             raise ValueError(f"sampler {cfg.sampler!r} is deterministic: RL needs ddim (eta > 0), ddpm or sde-dpm++")
         if cfg.score_frequencies > 0:
-            if not getattr(pipe.model, "frame_space", True):
+            if not pipe.frame_space:
                 raise ValueError("score_frequencies projects a step's noise on the time axis: it needs a joint-space "
                                  "model (mdm), and a latent model's steps have no frames (set it to 0)")
             self.sampler = SubspaceScore(self.sampler, cfg.score_frequencies)

@@ -18,9 +18,7 @@ import math
 
 import torch
 
-from nomocap.diffusion.samplers import StepOutput
-
-_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+from nomocap.diffusion.samplers import StepOutput, gaussian_log_prob
 
 
 def dct_basis(frames: int, frequencies: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -36,22 +34,21 @@ def dct_basis(frames: int, frequencies: int, dtype: torch.dtype = torch.float64)
 
 def projected_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, mask: torch.Tensor | None,
                        frequencies: int) -> torch.Tensor:
-    """Per-sample mean over projected coordinates of ``log N(c; 0, 1) - log std``, ``c = Bᵀ (x - mean) / std``.
+    """``gaussian_log_prob`` of the projections ``Bᵀ x`` and ``Bᵀ mean`` (B: the DCT basis, time on axis 1).
 
-    ``x`` is ``[B, T, F]`` (time on axis 1); padded frames (``mask [B, T]`` False) are zeroed before the
-    projection. Zero where ``std == 0``, as the full Gaussian's.
+    The projection is linear and orthonormal, so the projected step is ``N(Bᵀ mean, std²)`` per coordinate; padded
+    frames (``mask [B, T]`` False) are zeroed before it. Zero where ``std == 0``, as the full Gaussian's.
     """
-    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-    x, mean, std = x.to(dtype), mean.to(dtype), torch.as_tensor(std, dtype=dtype, device=x.device)
-    if not bool(std > 0):
-        return torch.zeros(x.shape[0], dtype=dtype, device=x.device)
     if x.ndim != 3:
         raise ValueError(f"a temporal projection needs [batch, frames, features] samples, got shape {tuple(x.shape)}")
-    residual = (x - mean) / std
-    if mask is not None:
-        residual = residual * mask.to(dtype)[..., None]
-    coords = torch.einsum("btf,tk->bkf", residual, dct_basis(x.shape[1], frequencies, dtype).to(x.device))
-    return (-0.5 * coords**2 - _LOG_SQRT_2PI).flatten(1).mean(1) - torch.log(std)
+    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    basis = dct_basis(x.shape[1], frequencies, dtype).to(x.device)
+    keep = mask.to(dtype)[..., None] if mask is not None else 1.0
+
+    def project(v: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("btf,tk->bkf", v.to(dtype) * keep, basis)
+
+    return gaussian_log_prob(project(x), project(mean), std)
 
 
 class SubspaceScore:

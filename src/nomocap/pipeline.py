@@ -135,11 +135,13 @@ class MotionPipeline:
     def sample(self, prompts: list[str], lengths: list[int], sampler: Sampler, guidance: float = 2.5,
                generator: torch.Generator | None = None, keep_trajectory: bool = False,
                frames: int | None = None,
-               noise: Callable[[int, torch.Size], torch.Tensor] | None = None) -> Samples:
+               noise: Callable[[int, torch.Size], torch.Tensor] | None = None, grad_steps: int = 0) -> Samples:
         """Denoise from noise for each prompt; ``frames`` pads every sample to one length (default: the longest).
 
         ``noise(index, shape)``, when given, supplies the standard-normal draws instead of ``generator``:
         index -1 for the starting latent, then each step's index (RL uses it to correlate rollouts).
+        ``grad_steps > 0``: the last that many steps, and the decoding, are recorded for autograd (reward-gradient
+        fine-tuning backpropagates through them; the samples are the same).
         """
         prompts = check_prompts(prompts)
         if len(lengths) != len(prompts):
@@ -153,8 +155,9 @@ class MotionPipeline:
         x = (noise(-1, shape) if noise else torch.randn(shape, generator=generator)).to(self.device)
         traj = Trajectory() if keep_trajectory else None
         prev_x0 = None
-        with torch.no_grad():
-            for i, t in enumerate(sampler.timesteps):
+        first_grad = len(sampler.timesteps) - grad_steps
+        for i, t in enumerate(sampler.timesteps):
+            with torch.set_grad_enabled(i >= first_grad):
                 tt = torch.full((n,), int(t), device=self.device, dtype=torch.long)
                 x0 = self.predict_x0(x, tt, cond, mask, guidance)
                 out = sampler.step(x0, i, x, generator=generator, prev_x0=prev_x0, mask=step_mask,
@@ -168,6 +171,7 @@ class MotionPipeline:
                 x, prev_x0 = out.prev_sample, out.x0
                 if step_mask is not None:
                     x = x * step_mask[..., None]
+        with torch.set_grad_enabled(grad_steps > 0):
             features = self.model.decode(x, mask)
         return Samples(features, mask, prompts, x, traj)
 

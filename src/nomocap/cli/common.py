@@ -40,8 +40,9 @@ def resolve_device(name: str) -> str:
     return str(device)
 
 
-SET_HELP = ("override a preset setting of the method ([finetune] for ddpo, [raft] for raft), KEY=VALUE "
-            "(repeatable), e.g. --set antithetic=true")
+METHOD_HELP = "ddpo (RL, the paper's method); comparisons: raft (reward-ranked), draft (reward gradient)"
+SET_HELP = ("override a preset setting of the method ([finetune] for ddpo, [raft] for raft, [draft] for draft), "
+            "KEY=VALUE (repeatable), e.g. --set antithetic=true")
 
 
 def parse_settings(items: list[str] | None) -> dict:

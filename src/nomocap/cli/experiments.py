@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nomocap.cli.common import DEVICE_HELP, SET_HELP, app, console, fail, parse_settings, resolve_device
+from nomocap.cli.common import DEVICE_HELP, METHOD_HELP, SET_HELP, app, console, fail, parse_settings, resolve_device
 from nomocap.data.humanml import CorpusError
 
 
@@ -24,7 +24,7 @@ def experiment(
     contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
     categories: str = typer.Option(None, help="leave-one-out: comma-separated classes (default: both)"),
     best_of: int = typer.Option(0, help="cross-dataset: add the base's best-of-N row, ranked by the reward"),
-    method: str = typer.Option("ddpo", help="ddpo (the paper's RL) or raft (reward-ranked fine-tuning)"),
+    method: str = typer.Option("ddpo", help=METHOD_HELP),
     settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
     device: str = typer.Option("auto", help=DEVICE_HELP + "; not a stage setting: finished stages are reused"),
 ) -> None:

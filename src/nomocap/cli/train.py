@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from nomocap.cli.common import DEVICE_HELP, SET_HELP, app, console, fail, parse_settings, resolve_device
+from nomocap.cli.common import DEVICE_HELP, METHOD_HELP, SET_HELP, app, console, fail, parse_settings, resolve_device
 from nomocap.data.humanml import CorpusError
 
 
@@ -103,7 +103,7 @@ def finetune(
     category: str = typer.Option(None, help="only prompts of this class (object_manipulation, posture_balance)"),
     replay: Path = typer.Option(None, help="source corpus whose captions are replayed (keeps what the model knew)"),
     preset: str = typer.Option("small", help="tiny, small (CPU) or paper (GPU)"),
-    method: str = typer.Option("ddpo", help="ddpo (RL, the paper's method) or raft (reward-ranked fine-tuning)"),
+    method: str = typer.Option("ddpo", help=METHOD_HELP),
     iterations: int = typer.Option(None, help="override the preset's iterations (ddpo)"),
     contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
     foot_skating: float = typer.Option(0.0, help="weight of the foot-skating penalty"),
@@ -116,8 +116,8 @@ def finetune(
     resume: bool = typer.Option(False, help="continue the run in --out"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
-    """RL post-training (DDPO + PPO clip) of LoRA adapters from text prompts only (--method raft: distil the
-    model's own best-of-n samples instead, the comparison).
+    """RL post-training (DDPO + PPO clip) of LoRA adapters from text prompts only (comparisons: --method raft
+    distils the model's own best-of-n samples, --method draft backpropagates the reward through the sampler).
 
     Example: nomocap finetune --model runs/base_h --reward runs/reward_k --data data/k --out runs/ft_k
     """

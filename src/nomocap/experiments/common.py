@@ -23,7 +23,10 @@ from nomocap.rewards import WeightedSum
 from nomocap.rewards.retrieval import RetrievalReward
 from nomocap.rl import method_config, trainer_class
 from nomocap.rl.ddpo import DDPOConfig
+from nomocap.rl.draft import DRaFTConfig
 from nomocap.rl.raft import RAFTConfig
+
+FinetuneConfig = DDPOConfig | RAFTConfig | DRaFTConfig
 
 SHIPPED = Path(__file__).resolve().parents[3] / "assets" / "checkpoints"
 CORPUS_SIZES = {"tiny": {"h": 150, "k": 100}, "small": {"h": None, "k": None}, "paper": {"h": None, "k": None}}
@@ -40,26 +43,26 @@ class ExperimentConfig:
     data_seed: int = 0
     use_shipped: bool = True
     contrastive: bool = False  # True: cos(prompt) minus the mean cos with the batch's other prompts
-    method: str = "ddpo"  # or "raft": reward-ranked fine-tuning, the comparison (rl/raft.py)
-    finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] (or [raft]) table
+    method: str = "ddpo"  # or the comparisons: "raft" (rl/raft.py), "draft" (reward gradient, rl/draft.py)
+    finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] ([raft], [draft]) table
     device: str = "cpu"  # where models train and sample; not a stage setting (a finished stage stays valid)
 
     def __post_init__(self) -> None:  # before any corpus is made
         if self.arch not in ARCHS:
             raise ValueError(f"unknown --arch {self.arch!r}: choose {' or '.join(ARCHS)}")
 
-    def finetune_config(self, seed: int) -> DDPOConfig | RAFTConfig:
+    def finetune_config(self, seed: int) -> FinetuneConfig:
         return method_config(self.method, self.preset, self.arch, **{**self.finetune, "seed": seed})
 
     @property
     def stage_prefix(self) -> str:
-        """Fine-tuning stage folders: ``finetune_*`` (DDPO) and ``raft_*`` live side by side."""
+        """Fine-tuning stage folders: ``finetune_*`` (DDPO), ``raft_*`` and ``draft_*`` live side by side."""
         return "finetune" if self.method == "ddpo" else self.method
 
     @property
     def method_label(self) -> str:
         """How tables name the fine-tuned rows' method."""
-        return "(ours)" if self.method == "ddpo" else "by RAFT (comparison)"
+        return {"ddpo": "(ours)", "raft": "by RAFT (comparison)", "draft": "by DRaFT (reward gradient)"}[self.method]
 
 
 def shipped(kind: str, domain: str, cfg: ExperimentConfig) -> Path | None:
@@ -107,7 +110,7 @@ def embedding_stage(folder: Path, data: Path, kind: str, preset: str, console: C
                      f"{kind} model {folder.name}", _anchors(folder.parent))
 
 
-def finetune_stage(folder: Path, base: Path, reward: Path, cfg: DDPOConfig | RAFTConfig, prompts: list[Prompt],
+def finetune_stage(folder: Path, base: Path, reward: Path, cfg: FinetuneConfig, prompts: list[Prompt],
                    replay: list[Prompt], val: list[Prompt], contrastive: bool, console: Console,
                    device: str = "cpu") -> Path:
     """Post-training of ``base`` from ``prompts`` alone (``replay`` keeps the source, ``val`` picks the best)."""

@@ -115,16 +115,20 @@ class EmbeddingModel:
         """De-normalised features ``[T_i, D]`` (numpy or torch) -> embeddings ``[N, E]`` (means for TMR)."""
         out = []
         for i in range(0, len(features), batch_size):
-            chunk = [torch.as_tensor(self.normalizer.normalize(torch.as_tensor(f, dtype=torch.float32)))
-                     for f in features[i : i + batch_size]]
-            frames = max(len(f) for f in chunk)
-            x = torch.zeros(len(chunk), frames, chunk[0].shape[1])
-            mask = torch.zeros(len(chunk), frames, dtype=torch.bool)
+            chunk = [torch.as_tensor(f, dtype=torch.float32) for f in features[i : i + batch_size]]
+            x = torch.zeros(len(chunk), max(len(f) for f in chunk), chunk[0].shape[1])
+            mask = torch.zeros(x.shape[:2], dtype=torch.bool)
             for j, f in enumerate(chunk):
                 x[j, : len(f)], mask[j, : len(f)] = f, True
-            emb = self.model.encode_motion(x, mask)
-            out.append(emb[0] if isinstance(emb, tuple) else emb)
+            out.append(self.embed_motion_batch(x, mask))
         return torch.cat(out)
+
+    def embed_motion_batch(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """De-normalised, padded features ``[B, T, D]`` with ``mask [B, T]`` -> embeddings ``[B, E]``;
+        differentiable in ``features`` (padding is zero in the normalised space, as in training)."""
+        x = self.normalizer.normalize(features) * mask[..., None]
+        emb = self.model.encode_motion(x, mask)
+        return emb[0] if isinstance(emb, tuple) else emb
 
     @torch.no_grad()
     def embed_texts(self, texts: list[str]) -> torch.Tensor:

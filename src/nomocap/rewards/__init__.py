@@ -52,6 +52,12 @@ class Reward(Protocol):
     def __call__(self, motions: MotionBatch, prompts: list[str]) -> tuple[torch.Tensor, dict[str, float]]: ...
 
 
+class DifferentiableReward(Reward, Protocol):
+    """A reward that is also a differentiable function of the features (``rl/draft.py`` climbs its gradient)."""
+
+    def differentiable(self, features: torch.Tensor, mask: torch.Tensor, prompts: list[str]) -> torch.Tensor: ...
+
+
 class WeightedSum:
     """``sum_i w_i * r_i``; each term's batch mean is logged as ``reward/<name>``."""
 
@@ -72,3 +78,16 @@ class WeightedSum:
             info.update({f"{reward.name}/{k}": v for k, v in sub.items()})
         info["invalid"] = float((~torch.isfinite(total)).sum())
         return total, info
+
+    @property
+    def without_gradient(self) -> list[str]:
+        """The terms that are not differentiable functions of the features."""
+        return [reward.name for reward, _ in self.terms if not hasattr(reward, "differentiable")]
+
+    def differentiable(self, features: torch.Tensor, mask: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        """``sum_i w_i * r_i`` as a function of de-normalised HumanML3D features ``[B, T, D]``, for terms that
+        have one (the retrieval reward; the physics penalties are numpy and have none)."""
+        if self.without_gradient:
+            raise ValueError(f"reward term(s) {', '.join(self.without_gradient)} have no gradient: reward-gradient "
+                             "fine-tuning (--method draft) climbs the retrieval reward alone (drop --foot-skating)")
+        return sum(weight * reward.differentiable(features, mask, prompts) for reward, weight in self.terms)

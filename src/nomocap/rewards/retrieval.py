@@ -37,14 +37,21 @@ class RetrievalReward:
         ok = [i for i, f in enumerate(feats) if f is not None]
         if not ok:
             return scores, {"invalid": float(len(motions))}
-        motion = F.normalize(self.model.embed_motions([feats[i] for i in ok]), dim=-1)
-        text = self.text_embeddings(prompts)
-        cos = text[ok] @ motion.T  # [valid, valid]: prompt i against motion j
+        motion = self.model.embed_motions([feats[i] for i in ok])
+        scores[ok] = self._scores(motion, [prompts[i] for i in ok]).float()
+        return scores, {"invalid": float(len(motions) - len(ok))}
+
+    def differentiable(self, features: torch.Tensor, mask: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        """The same scores as a differentiable function of de-normalised HumanML3D features ``[B, T, D]``
+        (``mask [B, T]``: valid frames): what reward-gradient fine-tuning (``rl/draft.py``) climbs."""
+        device = next(self.model.model.parameters()).device
+        return self._scores(self.model.embed_motion_batch(features.to(device), mask.to(device)), prompts)
+
+    def _scores(self, motion: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        text = self.text_embeddings(prompts).to(motion)
+        cos = text @ F.normalize(motion, dim=-1).T  # prompt i against motion j
         own = cos.diagonal()
         if self.contrastive:
-            valid_prompts = [prompts[i] for i in ok]
-            other = torch.tensor([[a != b for b in valid_prompts] for a in valid_prompts])
-            mean_other = (cos.T * other).sum(1) / other.sum(1).clamp_min(1)
-            own = own - mean_other
-        scores[ok] = own.float()
-        return scores, {"invalid": float(len(motions) - len(ok))}
+            other = torch.tensor([[a != b for b in prompts] for a in prompts], device=cos.device)
+            own = own - (cos.T * other).sum(1) / other.sum(1).clamp_min(1)
+        return own

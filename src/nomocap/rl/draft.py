@@ -1,0 +1,215 @@
+"""Reward-gradient fine-tuning (DRaFT): backpropagate the reward through the sampler into LoRA adapters.
+
+The second comparison to DDPO, from the same text prompts, reward and adapters (Clark et al. 2024, "DRaFT";
+Prabhudesai et al. 2023, "AlignProp"). The retrieval reward is a differentiable function of the motion and
+the motion of the adapters, so its gradient can be taken exactly instead of estimated from the score
+function. Each iteration: draw prompts (a ``replay_fraction`` from the source corpus), sample one motion per
+prompt with the deterministic evaluation sampler, recording the last ``grad_steps`` denoising steps and the
+decoding for autograd (``grad_steps = steps``: through every step, AlignProp; fewer: DRaFT-K, the gradient
+stopped before them), and take an AdamW step on ``-reward + anchor_coef * anchor``.
+
+Why it exists: DDPO's gradient on the joint-space model is pure noise at any batch we can afford (README,
+``benchmarks/grad_snr.py``): a step is a Gaussian action in ~16,000 dimensions of which the reward reads a
+handful. The pathwise gradient has no such noise; what it risks instead is climbing what the reward model
+likes and no one else does, which the independent evaluator and the judge measure.
+
+``anchor`` is the mean squared distance, in the denoiser's normalised space, between the policy's final
+sample and the base model's from the same noise — for a deterministic sampler the per-step Gaussian KL of
+DDPO has no finite value, and this is what keeps the motion near what the prior would have made.
+
+Iteration ``i`` draws its randomness from ``seed`` and ``i`` alone, so ``--resume`` repeats the
+uninterrupted run; the best adapter by held-out validation reward is kept, the base competing first.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from nomocap.checkpoint import load_tensors, save_config
+from nomocap.data.prompts import Prompt, draw_with_replay
+from nomocap.models.lora import base_fingerprint, frozen_with_lora, save_adapter, trainable_parameters
+from nomocap.pipeline import MotionPipeline
+from nomocap.rewards import DifferentiableReward
+from nomocap.rl.validation import BestAdapter, spread_prompts, validation_reward
+from nomocap.training import checked_preset, continues_run, load_adapter_state, save_adapter_state
+
+
+@dataclass
+class DRaFTConfig:
+    method: ClassVar[str] = "draft"  # its name in presets' stage settings and on the CLI
+    iterations: int = 60
+    prompts_per_iteration: int = 16
+    grad_steps: int = 10  # the last K denoising steps carry the gradient; = steps: every step (AlignProp)
+    lr: float = 1e-4
+    grad_clip: float = 1.0
+    anchor_coef: float = 0.0  # weight of the squared distance to the base's sample from the same noise
+    sampler: str = "dpm++"  # what evaluation samples with
+    steps: int = 10
+    guidance: float = 2.5
+    lora_rank: int = 4
+    lora_alpha: float = 4.0
+    replay_fraction: float = 0.25
+    eval_every: int = 5
+    val_prompts: int = 32
+    seed: int = 0
+
+    @classmethod
+    def from_preset(cls, preset: str, arch: str | None = None, /, **overrides) -> DRaFTConfig:
+        return checked_preset(cls, "draft", preset, overrides, "draft", arch)
+
+
+class DRaFTTrainer:
+    def __init__(self, pipe: MotionPipeline, reward: DifferentiableReward, prompts: list[Prompt], cfg: DRaFTConfig,
+                 out: str | Path, base_run: str | Path, replay: list[Prompt] | None = None,
+                 val_prompts: list[Prompt] | None = None, console: Console | None = None,
+                 run_config: dict | None = None):
+        if not prompts:
+            raise ValueError("no training prompts")
+        if not hasattr(reward, "differentiable") or getattr(reward, "without_gradient", []):
+            raise ValueError("draft climbs the reward's gradient: use the retrieval reward alone "
+                             f"(no gradient: {', '.join(getattr(reward, 'without_gradient', [reward.name]))})")
+        if pipe.representation.name != "guo":
+            raise ValueError(f"draft needs a base in the HumanML3D feature representation (guo), which the reward "
+                             f"reads; this base is {pipe.representation.name!r}")
+        if not 1 <= cfg.grad_steps <= cfg.steps:
+            raise ValueError(f"grad_steps must lie in [1, steps={cfg.steps}], got {cfg.grad_steps}")
+        self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
+        self.replay = replay or []
+        self.val = spread_prompts(val_prompts or [], cfg.val_prompts)
+        self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
+        self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
+        self.run_config = run_config or {}
+        self.policy = pipe.model = frozen_with_lora(pipe.model, cfg.lora_rank, cfg.lora_alpha, cfg.seed)
+        for name, param in self.policy.named_parameters():
+            # A latent model's VAE has adapters too (the same layer names). The reward's gradient would reach its
+            # decoder, which DDPO never trains: the comparison adapts the denoiser alone.
+            if ".vae." in name:
+                param.requires_grad_(False)
+        self.params = trainable_parameters(self.policy)
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=0.0)
+        self.sampler = pipe.sampler(cfg.sampler, cfg.steps)
+        self.iteration = 0
+        self.best = BestAdapter(lambda: self.save_adapter(self.out / "best"))
+
+    def _generator(self, iteration: int, salt: int = 0) -> torch.Generator:
+        return torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + iteration * 7919 + salt)
+
+    def draw_prompts(self, iteration: int) -> list[Prompt]:
+        return draw_with_replay(self.prompts, self.replay, self.cfg.prompts_per_iteration, self.cfg.replay_fraction,
+                                np.random.default_rng([self.cfg.seed, iteration]))
+
+    # ----------------------------------------------------------------------------------- one update
+
+    def loss(self, prompts: list[Prompt], generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+        """``-mean reward + anchor_coef * anchor`` of one sample per prompt, with its graph; and what to log."""
+        cfg, pipe = self.cfg, self.pipe
+        texts, lengths = [p.text for p in prompts], [p.frames for p in prompts]
+        noise_seed = int(torch.randint(2**62, (1,), generator=generator))
+
+        def noise() -> torch.Generator:  # the policy's and the base's samples start from the same noise
+            return torch.Generator().manual_seed(noise_seed)
+
+        samples = pipe.sample(texts, lengths, self.sampler, cfg.guidance, noise(), grad_steps=cfg.grad_steps)
+        features = pipe.normalizer.denormalize(samples.features)
+        rewards = self.reward.differentiable(features, samples.mask, texts)
+        loss = -rewards.mean()
+        scores = rewards.detach()
+        info = {"reward_mean": float(scores.mean()), "reward_std": float(scores.std()) if len(scores) > 1 else 0.0}
+        if cfg.anchor_coef > 0:
+            with torch.no_grad(), self.policy.disable_adapter():
+                base = pipe.sample(texts, lengths, self.sampler, cfg.guidance, noise())
+            anchor = self.anchor(samples.features, base.features, samples.mask)
+            loss = loss + cfg.anchor_coef * anchor
+            info["anchor"] = float(anchor.detach())
+        return loss, info
+
+    @staticmethod
+    def anchor(features: torch.Tensor, base: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean squared difference over valid frames and feature dimensions (normalised space)."""
+        m = mask[..., None].to(features.dtype)
+        return (((features - base) ** 2) * m).sum() / (m.sum() * features.shape[-1]).clamp_min(1)
+
+    def update(self, prompts: list[Prompt], generator: torch.Generator) -> dict:
+        self.opt.zero_grad(set_to_none=True)
+        loss, info = self.loss(prompts, generator)
+        skipped = 0
+        if torch.isfinite(loss):
+            loss.backward()
+        if not torch.isfinite(loss) or not all(p.grad is None or torch.isfinite(p.grad).all() for p in self.params):
+            skipped = 1  # a non-finite reward or gradient never touches the adapter
+            self.opt.zero_grad(set_to_none=True)
+            grad_norm = float("nan")
+        else:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip))
+            self.opt.step()
+        return {**info, "loss": float(loss.detach()), "grad_norm": grad_norm, "skipped_batches": skipped}
+
+    # ----------------------------------------------------------------------------------- validation, checkpoints
+
+    def validate(self) -> float:
+        return validation_reward(self.pipe, self.reward, self.val, self.sampler, self.cfg.guidance,
+                                 self._generator(0, salt=99))
+
+    def save_adapter(self, folder: Path) -> None:
+        save_adapter(self.policy, folder, self.base_run, self.base_fingerprint, self.pipe.adapter_min_timestep)
+
+    def checkpoint(self) -> None:
+        self.save_adapter(self.out / "adapter")
+        save_adapter_state(self.out / "train_state.safetensors", self.policy, self.opt,
+                           {"iteration": str(self.iteration), "best": repr(self.best.best)})
+
+    def resume(self) -> None:
+        path = self.out / "train_state.safetensors"
+        if not path.exists():
+            return
+        meta = load_adapter_state(path, self.policy, self.opt)
+        self.iteration, self.best.best = int(meta["iteration"]), float(meta["best"])
+        self.console.print(f"resuming {self.out} at iteration {self.iteration}")
+
+    # ----------------------------------------------------------------------------------- the loop
+
+    def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
+        cfg, out = self.cfg, self.out
+        config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), cfg.method: asdict(cfg),
+                  **self.run_config}
+        if continues_run(out, config, cfg.method, resume):
+            self.resume()
+        save_config(out, config)
+        columns = (TextColumn("[bold]draft"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TextColumn("reward {task.fields[reward]:.3f}"), TimeRemainingColumn())
+        with open(out / "log.jsonl", "a", encoding="utf-8") as log, Progress(*columns, console=self.console) as bar:
+            task = bar.add_task("draft", total=cfg.iterations, completed=self.iteration, reward=float("nan"))
+            start_val = None
+            if self.iteration == 0 and cfg.eval_every:
+                start_val = self.validate()
+                self.best.offer(start_val)
+            while self.iteration < cfg.iterations:
+                it = self.iteration
+                tic = time.time()
+                row = {"iteration": it + 1, **self.update(self.draw_prompts(it), self._generator(it)), "lr": cfg.lr,
+                       "seconds_train": round(time.time() - tic, 2)}
+                if start_val is not None and it == 0:
+                    row["val_reward_base"] = start_val
+                self.iteration = it + 1
+                if cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations):
+                    row["val_reward"] = self.validate()
+                    if self.best.offer(row["val_reward"]):
+                        row["best"] = True
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+                bar.update(task, completed=self.iteration, reward=row["reward_mean"])
+                self.checkpoint()
+                if stop_after is not None and self.iteration >= stop_after:
+                    break
+        if not (out / "best").exists():
+            self.save_adapter(out / "best")
+        return out

@@ -1,0 +1,180 @@
+"""DRaFT (reward gradient through the sampler): the differentiable reward against the plain one and finite
+differences, the gradient through the sampler against finite differences, the anchor, LoRA-only training,
+resume, bad input, the CLI."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from nomocap.checkpoint import load_tensors
+from nomocap.cli import app
+from nomocap.data.prompts import Prompt, load_prompts
+from nomocap.motion.representation import get_representation
+from nomocap.motion.skeleton import T2M
+from nomocap.pipeline import MotionPipeline
+from nomocap.pretrain import PretrainConfig, pretrain
+from nomocap.rewards import MotionBatch, WeightedSum
+from nomocap.rewards.physics import FootSkating
+from nomocap.rewards.retrieval import RetrievalReward
+from nomocap.rl import method_config, trainer_class
+from nomocap.rl.draft import DRaFTConfig, DRaFTTrainer
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_mld(tiny_runs, tmp_path_factory):
+    data, _, _ = tiny_runs
+    out = tmp_path_factory.mktemp("mld") / "base"
+    return pretrain(data, out, PretrainConfig.from_preset("tiny", arch="mld", steps=8, vae_steps=8,
+                                                          text_encoder="hash"))
+
+
+def make_draft(tiny_runs, out, base=None, **overrides) -> DRaFTTrainer:
+    data, tiny_base, reward_run = tiny_runs
+    base = base or tiny_base
+    cfg = DRaFTConfig.from_preset("tiny", **overrides)
+    prompts = [Prompt(p.text, 40) for p in load_prompts(data, "train")]
+    out.mkdir(parents=True, exist_ok=True)
+    return DRaFTTrainer(MotionPipeline.from_run(base), WeightedSum([(RetrievalReward.from_run(reward_run), 1.0)]),
+                        prompts, cfg, out, base, replay=prompts[:5], val_prompts=prompts[:4])
+
+
+@pytest.mark.parametrize("contrastive", [False, True])
+def test_differentiable_reward_equals_the_reward_and_its_finite_differences(tiny_runs, contrastive):
+    data, _, reward_run = tiny_runs
+    reward = RetrievalReward.from_run(reward_run, contrastive)
+    items = load_prompts(data, "train")[:3]
+    texts = [p.text for p in items]
+    gen = torch.Generator().manual_seed(0)
+    lengths = [40, 28, 36]
+    dim = reward.model.normalizer.mean.shape[0]
+    features = torch.randn(3, 40, dim, generator=gen) * torch.from_numpy(reward.model.normalizer.std) \
+        + torch.from_numpy(reward.model.normalizer.mean)
+    mask = torch.arange(40)[None] < torch.tensor(lengths)[:, None]
+    guo = get_representation("guo", T2M)
+    plain, _ = reward(MotionBatch([features[i, :n].numpy() for i, n in enumerate(lengths)], guo), texts)
+    torch.testing.assert_close(reward.differentiable(features, mask, texts), plain, atol=1e-5, rtol=1e-5)
+
+    # The gradient against central differences along a random direction (float64 throughout).
+    reward.model.model.double()
+    x = features.double().requires_grad_(True)
+    total = reward.differentiable(x, mask, texts).sum()
+    (grad,) = torch.autograd.grad(total, x)
+    direction = torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    h = 1e-4
+    with torch.no_grad():
+        numeric = (reward.differentiable(x + h * direction, mask, texts).sum()
+                   - reward.differentiable(x - h * direction, mask, texts).sum()) / (2 * h)
+    assert float((grad * direction).sum()) == pytest.approx(float(numeric), rel=1e-4, abs=1e-8)
+    assert grad[~mask].abs().max() == 0  # padding does not count
+
+
+@pytest.mark.parametrize("arch", ["mdm", "mld"])
+def test_gradient_through_the_sampler_equals_finite_differences(tiny_runs, tiny_mld, tmp_path, arch):
+    base = tiny_mld if arch == "mld" else None
+    trainer = make_draft(tiny_runs, tmp_path / arch, base=base)
+    trained = [n for n, p in trainer.policy.named_parameters() if p.requires_grad]
+    assert trained and all("lora_" in n and ".vae." not in n for n in trained)  # the denoiser's adapters only
+    prompts = trainer.draw_prompts(0)
+    params = trainer.params
+    torch.manual_seed(3)
+    with torch.no_grad():  # move away from the zero adapter, where lora_A's gradient vanishes
+        for p in params:
+            p.add_(0.05 * torch.randn_like(p))
+    direction = [torch.randn_like(p) for p in params]
+
+    def loss() -> torch.Tensor:
+        return trainer.loss(prompts, torch.Generator().manual_seed(11))[0]
+
+    trainer.opt.zero_grad()
+    loss().backward()
+    analytic = sum(float((p.grad * d).sum()) for p, d in zip(params, direction))
+    h = 1e-3
+
+    def shifted(sign: float) -> float:
+        with torch.no_grad():
+            for p, d in zip(params, direction):
+                p.add_(sign * h * d)
+            value = float(loss().detach())
+            for p, d in zip(params, direction):
+                p.sub_(sign * h * d)
+        return value
+
+    numeric = (shifted(1) - shifted(-1)) / (2 * h)
+    assert analytic == pytest.approx(numeric, rel=0.05, abs=1e-4)
+    assert abs(analytic) > 1e-3  # a gradient that reaches the adapters
+
+
+def test_sampling_with_a_graph_gives_the_same_motions(tiny_runs):
+    _, base, _ = tiny_runs
+    pipe = MotionPipeline.from_run(base)
+    sampler = pipe.sampler("dpm++", 10)
+    args = (["a person walks forward", "a person waves"], [40, 32], sampler, 2.5)
+    plain = pipe.sample(*args, torch.Generator().manual_seed(4))
+    graphed = pipe.sample(*args, torch.Generator().manual_seed(4), grad_steps=3)
+    assert not plain.features.requires_grad
+    torch.testing.assert_close(graphed.features.detach(), plain.features, atol=0, rtol=0)
+
+
+def test_anchor_is_the_masked_mean_square_and_zero_before_the_first_update(tiny_runs, tmp_path):
+    a, b = torch.randn(2, 5, 3), torch.randn(2, 5, 3)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    expected = sum(float(((a[i, mask[i]] - b[i, mask[i]]) ** 2).sum()) for i in range(2)) / (8 * 3)
+    assert float(DRaFTTrainer.anchor(a, b, mask)) == pytest.approx(expected, rel=1e-6)
+
+    trainer = make_draft(tiny_runs, tmp_path / "a", anchor_coef=1.0)
+    first = trainer.update(trainer.draw_prompts(0), trainer._generator(0))
+    assert first["anchor"] == 0.0  # the zero adapter is the base, drawn from the same noise
+    second = trainer.update(trainer.draw_prompts(1), trainer._generator(1))
+    assert second["anchor"] > 0
+
+
+def test_only_lora_trains_the_reward_climbs_and_the_run_resumes(tiny_runs, tmp_path):
+    _, base, _ = tiny_runs
+    before = load_tensors(base / "model.safetensors")
+    trainer = make_draft(tiny_runs, tmp_path / "straight", lr=3e-3)
+    prompts = trainer.draw_prompts(0)
+    start = float(trainer.loss(prompts, torch.Generator().manual_seed(1))[0].detach())
+    for _ in range(3):  # three steps on one batch: its reward rises (the gradient is the reward's)
+        trainer.opt.zero_grad()
+        trainer.loss(prompts, torch.Generator().manual_seed(1))[0].backward()
+        assert all(p.grad is not None for p in trainer.params)
+        trainer.opt.step()
+    assert float(trainer.loss(prompts, torch.Generator().manual_seed(1))[0].detach()) < start
+
+    out = make_draft(tiny_runs, tmp_path / "straight2").run()
+    make_draft(tiny_runs, tmp_path / "killed").run(stop_after=1)
+    make_draft(tiny_runs, tmp_path / "killed").run(resume=True)
+    assert all(torch.equal(before[k], v) for k, v in load_tensors(base / "model.safetensors").items())
+    a = load_tensors(out / "adapter" / "adapter_model.safetensors")
+    b = load_tensors(tmp_path / "killed" / "adapter" / "adapter_model.safetensors")
+    assert a and all("lora_" in k for k in a)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2, 3]
+    assert all(k in rows[0] for k in ("reward_mean", "reward_std", "loss", "grad_norm", "val_reward_base"))
+    assert (out / "best" / "adapter_model.safetensors").exists()
+
+
+def test_bad_settings_fail_before_work(tiny_runs, tmp_path):
+    data, base, reward_run = tiny_runs
+    assert isinstance(method_config("draft", "tiny"), DRaFTConfig) and trainer_class(DRaFTConfig()) is DRaFTTrainer
+    with pytest.raises(ValueError, match="grad_steps"):
+        make_draft(tiny_runs, tmp_path / "g", grad_steps=0)
+    prompts = [Prompt("a person walks", 40)]
+    with_physics = WeightedSum([(RetrievalReward.from_run(reward_run), 1.0), (FootSkating(), 0.5)])
+    with pytest.raises(ValueError, match="foot_skating"):
+        DRaFTTrainer(MotionPipeline.from_run(base), with_physics, prompts, DRaFTConfig(), tmp_path / "p", base)
+    result = runner.invoke(app, ["finetune", "--method", "draft", "--model", str(base), "--reward", str(reward_run),
+                                 "--data", str(data), "--preset", "tiny", "--out", str(tmp_path / "o"),
+                                 "--foot-skating", "0.5"])
+    assert result.exit_code == 2 and "no gradient" in " ".join(result.output.split())
+    assert not (tmp_path / "o" / "log.jsonl").exists()
+    done = runner.invoke(app, ["finetune", "--method", "draft", "--model", str(base), "--reward", str(reward_run),
+                               "--data", str(data), "--preset", "tiny", "--out", str(tmp_path / "ok"),
+                               "--set", "iterations=1"])
+    assert done.exit_code == 0, done.output
+    assert json.loads((tmp_path / "ok" / "config.json").read_text())["draft"]["iterations"] == 1

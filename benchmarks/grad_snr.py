@@ -20,8 +20,12 @@ Reported per step and for the sets of steps a preset can train (the first 1, 3, 
 on signal^2 comes from the jackknife over batches. The LoRA ``B`` matrices start at zero, so at the start
 only they get gradients; that is where every run starts.
 
+``--method draft``: the same estimator on reward-gradient fine-tuning's gradient (``rl/draft.py``: the
+reward backpropagated through the sampler, one sample per prompt, ``prompts_per_iteration`` of ``[draft]``)
+— one row, ``all``, since its gradient is one pathwise derivative through every step, not a sum over steps.
+
 Usage: python benchmarks/grad_snr.py --model RUN --data DIR --reward RUN|height [--batches 12]
-       [--set '{"copies": 8}']   (prints JSON)
+       [--method ddpo|draft] [--set '{"copies": 8}']   (prints JSON)
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ from rich.console import Console
 
 from nomocap.data.prompts import load_prompts
 from nomocap.pipeline import MotionPipeline
+from nomocap.rewards import WeightedSum
 from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
+from nomocap.rl.draft import DRaFTConfig, DRaFTTrainer
 
 try:
     from rl_paired import add_common_arguments, make_reward
@@ -56,10 +62,22 @@ def step_gradients(trainer: DDPOTrainer, iteration: int) -> np.ndarray:
         trainer.opt.zero_grad(set_to_none=True)
         log_prob, _ = trainer._log_prob(rollouts, every, step, with_base=False)
         (-(rollouts.advantages * log_prob).mean()).backward()
-        # Adapters the denoiser's forward never reaches (mld's VAE) get no gradient: zeros.
-        grads.append(torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten()
-                                for p in trainer.params]).double().numpy())
+        grads.append(flat_grad(trainer.params))
     return np.stack(grads)
+
+
+def flat_grad(params: list[torch.nn.Parameter]) -> np.ndarray:
+    # Adapters the forward never reaches (mld's VAE) get no gradient: zeros.
+    grads = [(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in params]
+    return torch.cat(grads).double().numpy()
+
+
+def draft_gradient(trainer: DRaFTTrainer, iteration: int) -> np.ndarray:
+    """``[1, params]``: the reward gradient through the sampler on one fresh batch of prompts."""
+    trainer.opt.zero_grad(set_to_none=True)
+    loss, _ = trainer.loss(trainer.draw_prompts(iteration), trainer._generator(iteration))
+    loss.backward()
+    return flat_grad(trainer.params)[None]
 
 
 def signal_and_noise(g: np.ndarray) -> tuple[float, float]:
@@ -99,26 +117,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser)
     parser.add_argument("--batches", type=int, default=12)
-    parser.add_argument("--set", default="{}", help="JSON overrides of [finetune]")
+    parser.add_argument("--method", choices=("ddpo", "draft"), default="ddpo")
+    parser.add_argument("--set", default="{}", help="JSON overrides of [finetune] ([draft] with --method draft)")
     parser.add_argument("--save", help="also write the gradients [batches, steps, params] to this .npy file")
     args = parser.parse_args()
     if args.batches < 6:
         parser.error("--batches must be at least 6 (pairs in each half for the Adam-scaled ratio)")
-    overrides = {"replay_fraction": 0.0, "seed": args.seed, "first_steps": 0, **json.loads(args.set)}
-    cfg = DDPOConfig.from_preset(args.preset, **overrides)
+    draft = args.method == "draft"
+    overrides = {"replay_fraction": 0.0, "seed": args.seed, **({} if draft else {"first_steps": 0}),
+                 **json.loads(args.set)}
+    cfg = (DRaFTConfig if draft else DDPOConfig).from_preset(args.preset, **overrides)
     with tempfile.TemporaryDirectory() as tmp:
         pipe = MotionPipeline.from_run(args.model, cache_dir=Path(tmp) / ".text_cache")
         reward = make_reward(args, Path(tmp) / ".text_cache")
-        trainer = DDPOTrainer(pipe, reward, load_prompts(args.data, "train"), cfg, tmp, args.model,
-                              console=Console(quiet=True))
-        g = np.stack([step_gradients(trainer, i) for i in range(args.batches)])  # [batches, steps, params]
+        if draft:
+            trainer = DRaFTTrainer(pipe, WeightedSum([(reward, 1.0)]), load_prompts(args.data, "train"), cfg, tmp,
+                                   args.model, console=Console(quiet=True))
+        else:
+            trainer = DDPOTrainer(pipe, reward, load_prompts(args.data, "train"), cfg, tmp, args.model,
+                                  console=Console(quiet=True))
+        gradient = draft_gradient if draft else step_gradients
+        g = np.stack([gradient(trainer, i) for i in range(args.batches)])  # [batches, steps, params]
     if args.save:
         np.save(args.save, g.astype(np.float32))
-    rollouts = cfg.prompts_per_iteration * cfg.copies
+    rollouts = cfg.prompts_per_iteration * (1 if draft else cfg.copies)
     steps = g.shape[1]
-    out = {"settings": {**overrides, "preset": args.preset, "reward": args.reward, "batches": args.batches,
-                        "rollouts_per_batch": rollouts},
-           "per_step": [summary(g[:, s], rollouts) for s in range(steps)],
+    out = {"settings": {**overrides, "method": args.method, "preset": args.preset, "reward": args.reward,
+                        "batches": args.batches, "rollouts_per_batch": rollouts},
+           "per_step": [summary(g[:, s], rollouts) for s in range(steps)] if not draft else [],
            **{f"first_{n}": summary(g[:, :n].sum(1), rollouts) for n in (1, 3) if n < steps},
            "all": summary(g.sum(1), rollouts)}
     print(json.dumps(out, indent=1))

@@ -39,12 +39,22 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     assert (tmp_path / "raft_s0" / "best" / "adapter_model.safetensors").exists()
     assert (tmp_path / "finetune_s0" / ".stage.json").read_text() == ddpo_marker
     assert "| Fine-tuned by RAFT (comparison) |" in (tmp_path / "results.md").read_text()
+    result = runner.invoke(app, args + ["--method", "draft"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "draft_s0" / "best" / "adapter_model.safetensors").exists()
+    assert "| Fine-tuned by DRaFT (reward gradient) |" in (tmp_path / "results.md").read_text()
 
 
 @pytest.mark.parametrize("command", [["experiment", "cross-dataset"], ["demo"]])
 def test_an_unknown_arch_fails_before_any_corpus_is_made(tmp_path, command):
     result = runner.invoke(app, command + ["--arch", "unet", "--preset", "tiny", "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "unknown --arch 'unet'" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_demo_refuses_an_unknown_method_before_any_corpus_is_made(tmp_path):
+    result = runner.invoke(app, ["demo", "--method", "ppo", "--preset", "tiny", "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "unknown fine-tuning method 'ppo'" in result.output
     assert not (tmp_path / "x").exists()
 
 

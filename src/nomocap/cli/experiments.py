@@ -68,6 +68,7 @@ def demo(
     arch: str = typer.Option("mdm", help="mdm (joint-space transformer) or mld (motion VAE + latent denoiser); "
                                          "both ship a small base"),
     from_scratch: bool = typer.Option(False, help="train every model instead of using the shipped checkpoints"),
+    method: str = typer.Option("ddpo", help=METHOD_HELP),
     device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """The main job on the embedded default: cross-dataset RL post-training h -> k, evaluated and reported.
@@ -75,12 +76,14 @@ def demo(
     Example: nomocap demo --out demo_out
     """
     from nomocap.experiments import cross_dataset
+    from nomocap.rl import method_config
 
     # The forgetting table on the source (Table 3) costs three more evaluations; the demo keeps to its
     # 15 minutes and reports forgetting by the judge. `nomocap experiment cross-dataset` adds the table.
     try:
+        method_config(method, preset, arch)  # an unknown method fails here, before any stage runs
         cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, seeds=[seed], use_shipped=not from_scratch,
-                                               source_evaluator=False, device=resolve_device(device))
+                                               source_evaluator=False, method=method, device=resolve_device(device))
     except ValueError as err:
         fail(str(err))
     cross_dataset.run(out, cfg, console)

@@ -106,6 +106,7 @@ class EmbeddingModel:
         config = load_config(run, kind=kind)
         model = build_embedding_model(kind, config["model"])
         tensors = load_weights(model, run)
+        model.requires_grad_(False)  # a loaded scorer is never trained (draft backpropagates through, not into it)
         normalizer = Normalizer(tensors["normalizer.mean"].numpy(), tensors["normalizer.std"].numpy())
         encoder = load_text_encoder(config["text_encoder"], cache_dir, exact=True)
         return cls(kind, model, normalizer, encoder)

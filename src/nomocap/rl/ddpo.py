@@ -22,30 +22,30 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from nomocap.checkpoint import (
     load_tensors,
     save_config,
 )
 from nomocap.data.prompts import Prompt, draw_with_replay
-from nomocap.models.lora import base_fingerprint, frozen_with_lora, save_adapter, trainable_parameters
+from nomocap.models.lora import base_fingerprint, frozen_with_lora, trainable_parameters
 from nomocap.pipeline import MotionPipeline, Samples
 from nomocap.rewards import MotionBatch, Reward
 from nomocap.rl.advantages import PerPromptStatTracker
 from nomocap.rl.distributed import Distributed
 from nomocap.rl.noise import grouped_noise
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
+from nomocap.rl.run_state import AdapterTrainer, progress_bar
 from nomocap.rl.subspace import SubspaceScore
-from nomocap.rl.validation import BestAdapter, spread_prompts, validation_reward
-from nomocap.training import checked_preset, continues_run, load_adapter_state, save_adapter_state
+from nomocap.rl.validation import BestAdapter, spread_prompts
+from nomocap.training import checked_preset, continues_run
 
 
 @dataclass
@@ -111,7 +111,7 @@ def _cat_steps(per_chunk: list[list[torch.Tensor]]) -> torch.Tensor:
     return torch.stack([torch.cat(parts) for parts in zip(*per_chunk)])
 
 
-class DDPOTrainer:
+class DDPOTrainer(AdapterTrainer):
     def __init__(self, pipe: MotionPipeline, reward: Reward, prompts: list[Prompt], cfg: DDPOConfig, out: str | Path,
                  base_run: str | Path, replay: list[Prompt] | None = None, val_prompts: list[Prompt] | None = None,
                  console: Console | None = None, run_config: dict | None = None, dist: Distributed | None = None):
@@ -132,7 +132,7 @@ class DDPOTrainer:
         self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
         # Read once: every saved adapter carries it (the base checkpoint is never modified).
         self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
-        self.run_config = run_config or {}
+        self.extra_config = run_config or {}
         # No dropout (eval mode): re-scored log-probs must equal the sampled ones.
         self.policy = pipe.model = frozen_with_lora(pipe.model, cfg.lora_rank, cfg.lora_alpha, cfg.seed)
         self.trained = self.dist.prepare(self.policy)  # train-phase forwards go through the prepared module
@@ -154,9 +154,6 @@ class DDPOTrainer:
         self.best = BestAdapter(lambda: self.save_adapter(self.out / "best"))
 
     # ----------------------------------------------------------------------------------- sample phase
-
-    def _generator(self, iteration: int, salt: int = 0) -> torch.Generator:
-        return torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + iteration * 7919 + salt)
 
     def draw_prompts(self, iteration: int) -> list[Prompt]:
         picks = draw_with_replay(self.prompts, self.replay, self.cfg.prompts_per_iteration, self.cfg.replay_fraction,
@@ -283,25 +280,15 @@ class DDPOTrainer:
 
     # ----------------------------------------------------------------------------------- validation, checkpoints
 
-    def validate(self) -> float:
-        return validation_reward(self.pipe, self.reward, self.val, self.sampler, self.cfg.guidance,
-                                 self._generator(0, salt=99))
-
-    def save_adapter(self, folder: Path) -> None:
-        save_adapter(self.policy, folder, self.base_run, self.base_fingerprint, self.pipe.adapter_min_timestep)
-
     def checkpoint(self) -> None:
-        self.save_adapter(self.out / "adapter")
-        meta = {"iteration": str(self.iteration), "best": repr(self.best.best),
-                "tracker": json.dumps(self.tracker.state_dict()),
-                "initial_spread": repr(self.initial_spread), "collapsed_for": str(self.collapsed_for)}
-        save_adapter_state(self.out / "train_state.safetensors", self.policy, self.opt, meta)
+        self.save_state({"iteration": str(self.iteration), "best": repr(self.best.best),
+                         "tracker": json.dumps(self.tracker.state_dict()),
+                         "initial_spread": repr(self.initial_spread), "collapsed_for": str(self.collapsed_for)})
 
     def resume(self) -> None:
-        path = self.out / "train_state.safetensors"
-        if not path.exists():
+        meta = self.load_state()
+        if meta is None:
             return
-        meta = load_adapter_state(path, self.policy, self.opt)
         self.tracker.load_state_dict(json.loads(meta["tracker"]))
         self.iteration, self.best.best = int(meta["iteration"]), float(meta["best"])
         self.initial_spread = None if meta["initial_spread"] == "None" else float(meta["initial_spread"])
@@ -312,18 +299,15 @@ class DDPOTrainer:
 
     def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
         cfg, out, main = self.cfg, self.out, self.dist.is_main
-        config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), cfg.method: asdict(cfg),
-                  **self.run_config}
+        config = self.run_config(self.extra_config)
         if continues_run(out, config, cfg.method, resume):
             self.resume()
         self.dist.barrier()  # every rank has read the old state before rank 0 writes anything
         if main:
             save_config(out, config)
-        columns = (TextColumn("[bold]finetune"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TextColumn("reward {task.fields[reward]:.3f}"), TimeRemainingColumn())
         log_path = out / "log.jsonl" if main else Path(os.devnull)
         with open(log_path, "a", encoding="utf-8") as log, \
-                Progress(*columns, console=self.console, disable=not main) as bar:
+                progress_bar("finetune", self.console, disable=not main) as bar:
             task = bar.add_task("finetune", total=cfg.iterations, completed=self.iteration, reward=float("nan"))
             start_val = self._validate_start() if main and self.iteration == 0 and cfg.eval_every else None
             while self.iteration < cfg.iterations:

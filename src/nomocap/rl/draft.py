@@ -25,22 +25,22 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from nomocap.checkpoint import load_tensors, save_config
+from nomocap.checkpoint import load_tensors
 from nomocap.data.prompts import Prompt, draw_with_replay
-from nomocap.models.lora import base_fingerprint, frozen_with_lora, save_adapter, trainable_parameters
+from nomocap.models.lora import base_fingerprint, frozen_with_lora, trainable_parameters
 from nomocap.pipeline import MotionPipeline
 from nomocap.rewards import DifferentiableReward
-from nomocap.rl.validation import BestAdapter, spread_prompts, validation_reward
-from nomocap.training import checked_preset, continues_run, load_adapter_state, save_adapter_state
+from nomocap.rl.run_state import AdapterTrainer, progress_bar
+from nomocap.rl.validation import BestAdapter, spread_prompts
+from nomocap.training import checked_preset
 
 
 @dataclass
@@ -67,7 +67,7 @@ class DRaFTConfig:
         return checked_preset(cls, "draft", preset, overrides, "draft", arch)
 
 
-class DRaFTTrainer:
+class DRaFTTrainer(AdapterTrainer):
     def __init__(self, pipe: MotionPipeline, reward: DifferentiableReward, prompts: list[Prompt], cfg: DRaFTConfig,
                  out: str | Path, base_run: str | Path, replay: list[Prompt] | None = None,
                  val_prompts: list[Prompt] | None = None, console: Console | None = None,
@@ -87,7 +87,7 @@ class DRaFTTrainer:
         self.val = spread_prompts(val_prompts or [], cfg.val_prompts)
         self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
         self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
-        self.run_config = run_config or {}
+        self.extra_config = run_config or {}
         self.policy = pipe.model = frozen_with_lora(pipe.model, cfg.lora_rank, cfg.lora_alpha, cfg.seed)
         for name, param in self.policy.named_parameters():
             # A latent model's VAE has adapters too (the same layer names). The reward's gradient would reach its
@@ -99,9 +99,6 @@ class DRaFTTrainer:
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps)
         self.iteration = 0
         self.best = BestAdapter(lambda: self.save_adapter(self.out / "best"))
-
-    def _generator(self, iteration: int, salt: int = 0) -> torch.Generator:
-        return torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + iteration * 7919 + salt)
 
     def draw_prompts(self, iteration: int) -> list[Prompt]:
         return draw_with_replay(self.prompts, self.replay, self.cfg.prompts_per_iteration, self.cfg.replay_fraction,
@@ -155,23 +152,13 @@ class DRaFTTrainer:
 
     # ----------------------------------------------------------------------------------- validation, checkpoints
 
-    def validate(self) -> float:
-        return validation_reward(self.pipe, self.reward, self.val, self.sampler, self.cfg.guidance,
-                                 self._generator(0, salt=99))
-
-    def save_adapter(self, folder: Path) -> None:
-        save_adapter(self.policy, folder, self.base_run, self.base_fingerprint, self.pipe.adapter_min_timestep)
-
     def checkpoint(self) -> None:
-        self.save_adapter(self.out / "adapter")
-        save_adapter_state(self.out / "train_state.safetensors", self.policy, self.opt,
-                           {"iteration": str(self.iteration), "best": repr(self.best.best)})
+        self.save_state({"iteration": str(self.iteration), "best": repr(self.best.best)})
 
     def resume(self) -> None:
-        path = self.out / "train_state.safetensors"
-        if not path.exists():
+        meta = self.load_state()
+        if meta is None:
             return
-        meta = load_adapter_state(path, self.policy, self.opt)
         self.iteration, self.best.best = int(meta["iteration"]), float(meta["best"])
         self.console.print(f"resuming {self.out} at iteration {self.iteration}")
 
@@ -179,14 +166,8 @@ class DRaFTTrainer:
 
     def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
         cfg, out = self.cfg, self.out
-        config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), cfg.method: asdict(cfg),
-                  **self.run_config}
-        if continues_run(out, config, cfg.method, resume):
-            self.resume()
-        save_config(out, config)
-        columns = (TextColumn("[bold]draft"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TextColumn("reward {task.fields[reward]:.3f}"), TimeRemainingColumn())
-        with open(out / "log.jsonl", "a", encoding="utf-8") as log, Progress(*columns, console=self.console) as bar:
+        self.start(resume)
+        with open(out / "log.jsonl", "a", encoding="utf-8") as log, progress_bar("draft", self.console) as bar:
             task = bar.add_task("draft", total=cfg.iterations, completed=self.iteration, reward=float("nan"))
             start_val = None
             if self.iteration == 0 and cfg.eval_every:
@@ -210,6 +191,4 @@ class DRaFTTrainer:
                 self.checkpoint()
                 if stop_after is not None and self.iteration >= stop_after:
                     break
-        if not (out / "best").exists():
-            self.save_adapter(out / "best")
-        return out
+        return self.finish()

@@ -24,25 +24,25 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from nomocap.checkpoint import load_tensors, save_config
+from nomocap.checkpoint import load_tensors
 from nomocap.data.prompts import Prompt, draw_with_replay
 from nomocap.diffusion.guidance import guided_prediction
-from nomocap.models.lora import base_fingerprint, frozen_with_lora, save_adapter, trainable_parameters
+from nomocap.models.lora import base_fingerprint, frozen_with_lora, trainable_parameters
 from nomocap.pipeline import MotionPipeline
 from nomocap.pretrain import denoising_loss
 from nomocap.rewards import Reward
 from nomocap.rewards.best_of_n import BestOfN
-from nomocap.rl.validation import BestAdapter, spread_prompts, validation_reward
-from nomocap.training import checked_preset, continues_run, load_adapter_state, save_adapter_state
+from nomocap.rl.run_state import AdapterTrainer, progress_bar
+from nomocap.rl.validation import BestAdapter, spread_prompts
+from nomocap.training import checked_preset
 
 
 @dataclass
@@ -81,7 +81,7 @@ class Kept:
     cond: torch.Tensor  # [N, text_dim]
 
 
-class RAFTTrainer:
+class RAFTTrainer(AdapterTrainer):
     def __init__(self, pipe: MotionPipeline, reward: Reward, prompts: list[Prompt], cfg: RAFTConfig, out: str | Path,
                  base_run: str | Path, replay: list[Prompt] | None = None, val_prompts: list[Prompt] | None = None,
                  console: Console | None = None, run_config: dict | None = None):
@@ -96,7 +96,7 @@ class RAFTTrainer:
         self.val = spread_prompts(val_prompts or [], cfg.val_prompts)
         self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
         self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
-        self.run_config = run_config or {}
+        self.extra_config = run_config or {}
         self.cond_dropout = float(pipe.model.config.cond_dropout)  # as in pretraining: CFG keeps both branches
         self.policy = pipe.model = frozen_with_lora(pipe.model, cfg.lora_rank, cfg.lora_alpha, cfg.seed)
         self.params = trainable_parameters(self.policy)
@@ -109,9 +109,6 @@ class RAFTTrainer:
         self.ranker = BestOfN(pipe, reward, cfg.candidates)
         self.round = 0
         self.best = BestAdapter(lambda: self.save_adapter(self.out / "best"))
-
-    def _generator(self, round_: int, salt: int = 0) -> torch.Generator:
-        return torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + round_ * 7919 + salt)
 
     def draw_prompts(self, round_: int) -> list[Prompt]:
         return draw_with_replay(self.prompts, self.replay, self.cfg.prompts_per_round, self.cfg.replay_fraction,
@@ -177,20 +174,13 @@ class RAFTTrainer:
 
     # ----------------------------------------------------------------------------------- validation, checkpoints
 
-    def validate(self) -> float:
-        return validation_reward(self.pipe, self.reward, self.val, self.sampler, self.cfg.guidance,
-                                 self._generator(0, salt=99))
-
-    def save_adapter(self, folder: Path) -> None:
-        save_adapter(self.policy, folder, self.base_run, self.base_fingerprint, self.pipe.adapter_min_timestep)
-
     def checkpoint(self) -> None:
-        self.save_adapter(self.out / "adapter")
-        save_adapter_state(self.out / "train_state.safetensors", self.policy, self.opt,
-                           {"round": str(self.round), "best": repr(self.best.best)})
+        self.save_state({"round": str(self.round), "best": repr(self.best.best)})
 
     def resume(self) -> None:
-        meta = load_adapter_state(self.out / "train_state.safetensors", self.policy, self.opt)
+        meta = self.load_state()
+        if meta is None:
+            return
         self.round, self.best.best = int(meta["round"]), float(meta["best"])
         self.console.print(f"resuming {self.out} at round {self.round}")
 
@@ -198,14 +188,9 @@ class RAFTTrainer:
 
     def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
         cfg, out = self.cfg, self.out
-        config = {"kind": "adapter", "base_run": str(self.base_run.resolve()), cfg.method: asdict(cfg),
-                  **self.run_config}
-        if continues_run(out, config, cfg.method, resume):
-            self.resume()
-        save_config(out, config)
-        columns = (TextColumn("[bold]raft"), BarColumn(), TextColumn("{task.completed}/{task.total} rounds"),
-                   TextColumn("kept reward {task.fields[reward]:.3f}"), TimeRemainingColumn())
-        with open(out / "log.jsonl", "a", encoding="utf-8") as log, Progress(*columns, console=self.console) as bar:
+        self.start(resume)
+        bar = progress_bar("raft", self.console, unit=" rounds", reward="kept reward")
+        with open(out / "log.jsonl", "a", encoding="utf-8") as log, bar:
             task = bar.add_task("raft", total=cfg.rounds, completed=self.round, reward=float("nan"))
             if self.round == 0:
                 start_val = self.validate()
@@ -230,6 +215,4 @@ class RAFTTrainer:
                 self.checkpoint()
                 if stop_after is not None and self.round >= stop_after:
                     break
-        if not (out / "best").exists():
-            self.save_adapter(out / "best")
-        return out
+        return self.finish()

@@ -1,0 +1,68 @@
+"""What every post-training loop shares: seeded randomness, held-out validation, adapter checkpoints, the
+run's config and progress bar. ``DDPOTrainer``, ``RAFTTrainer`` and ``DRaFTTrainer`` are ``AdapterTrainer``s."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from nomocap.checkpoint import save_config
+from nomocap.models.lora import save_adapter
+from nomocap.rl.validation import validation_reward
+from nomocap.training import continues_run, load_adapter_state, save_adapter_state
+
+
+class AdapterTrainer:
+    """Needs ``cfg`` (``seed``, ``guidance``), ``pipe``, ``reward``, ``val``, ``sampler``, ``policy``, ``opt``,
+    ``out``, ``base_run``, ``base_fingerprint`` and ``extra_config``, set by the subclass, and its ``resume``."""
+
+    def _generator(self, step: int, salt: int = 0) -> torch.Generator:
+        """Step ``step``'s randomness comes from the seed and the step alone: a resumed run repeats itself."""
+        return torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step * 7919 + salt)
+
+    def validate(self) -> float:
+        return validation_reward(self.pipe, self.reward, self.val, self.sampler, self.cfg.guidance,
+                                 self._generator(0, salt=99))
+
+    def save_adapter(self, folder: Path) -> None:
+        save_adapter(self.policy, folder, self.base_run, self.base_fingerprint, self.pipe.adapter_min_timestep)
+
+    def save_state(self, meta: dict[str, str]) -> None:
+        """The last adapter, and everything resuming needs (adapter, optimiser, ``meta``), atomically."""
+        self.save_adapter(self.out / "adapter")
+        save_adapter_state(self.out / "train_state.safetensors", self.policy, self.opt, meta)
+
+    def load_state(self) -> dict[str, str] | None:
+        """Load the saved adapter and optimiser; the saved ``meta``, None when nothing was saved."""
+        path = self.out / "train_state.safetensors"
+        return load_adapter_state(path, self.policy, self.opt) if path.exists() else None
+
+    def start(self, resume: bool) -> None:
+        """Write ``OUT/config.json``, first continuing the run saved in OUT when ``resume`` asks (settings equal)."""
+        config = self.run_config(self.extra_config)
+        if continues_run(self.out, config, self.cfg.method, resume):
+            self.resume()
+        save_config(self.out, config)
+
+    def finish(self) -> Path:
+        """A run whose updates never beat the base hands back the base (the zero adapter) as ``best``."""
+        if not (self.out / "best").exists():
+            self.save_adapter(self.out / "best")
+        return self.out
+
+    def run_config(self, extra: dict) -> dict:
+        """``OUT/config.json`` of a fine-tuning run: the base, the method's settings under its name, ``extra``."""
+        return {"kind": "adapter", "base_run": str(Path(self.base_run).resolve()), self.cfg.method: asdict(self.cfg),
+                **extra}
+
+
+def progress_bar(name: str, console: Console, unit: str = "", reward: str = "reward",
+                 disable: bool = False) -> Progress:
+    """A bar with ``completed/total unit`` and the last ``reward`` (the task's ``reward`` field)."""
+    columns = (TextColumn(f"[bold]{name}"), BarColumn(), TextColumn("{task.completed}/{task.total}" + unit),
+               TextColumn(reward + " {task.fields[reward]:.3f}"), TimeRemainingColumn())
+    return Progress(*columns, console=console, disable=disable)

@@ -42,8 +42,9 @@ from rich.console import Console
 from nomocap.data.prompts import load_prompts
 from nomocap.pipeline import MotionPipeline
 from nomocap.rewards import WeightedSum
-from nomocap.rl.ddpo import DDPOConfig, DDPOTrainer
-from nomocap.rl.draft import DRaFTConfig, DRaFTTrainer
+from nomocap.rl import method_config, trainer_class
+from nomocap.rl.ddpo import DDPOTrainer
+from nomocap.rl.draft import DRaFTTrainer
 
 try:
     from rl_paired import add_common_arguments, make_reward
@@ -126,16 +127,12 @@ def main() -> None:
     draft = args.method == "draft"
     overrides = {"replay_fraction": 0.0, "seed": args.seed, **({} if draft else {"first_steps": 0}),
                  **json.loads(args.set)}
-    cfg = (DRaFTConfig if draft else DDPOConfig).from_preset(args.preset, **overrides)
+    cfg = method_config(args.method, args.preset, **overrides)
     with tempfile.TemporaryDirectory() as tmp:
         pipe = MotionPipeline.from_run(args.model, cache_dir=Path(tmp) / ".text_cache")
-        reward = make_reward(args, Path(tmp) / ".text_cache")
-        if draft:
-            trainer = DRaFTTrainer(pipe, WeightedSum([(reward, 1.0)]), load_prompts(args.data, "train"), cfg, tmp,
-                                   args.model, console=Console(quiet=True))
-        else:
-            trainer = DDPOTrainer(pipe, reward, load_prompts(args.data, "train"), cfg, tmp, args.model,
-                                  console=Console(quiet=True))
+        reward = WeightedSum([(make_reward(args, Path(tmp) / ".text_cache"), 1.0)])
+        trainer = trainer_class(cfg)(pipe, reward, load_prompts(args.data, "train"), cfg, tmp, args.model,
+                                     console=Console(quiet=True))
         gradient = draft_gradient if draft else step_gradients
         g = np.stack([gradient(trainer, i) for i in range(args.batches)])  # [batches, steps, params]
     if args.save:

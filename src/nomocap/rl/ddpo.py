@@ -299,7 +299,7 @@ class DDPOTrainer(AdapterTrainer):
 
     def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
         cfg, out, main = self.cfg, self.out, self.dist.is_main
-        config = self.run_config(self.extra_config)
+        config = self.run_config()
         if continues_run(out, config, cfg.method, resume):
             self.resume()
         self.dist.barrier()  # every rank has read the old state before rank 0 writes anything
@@ -327,9 +327,7 @@ class DDPOTrainer(AdapterTrainer):
                 self.iteration = it + 1
                 due = cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations)
                 if main and due:
-                    row["val_reward"] = self.validate()
-                    if self.best.offer(row["val_reward"]):
-                        row["best"] = True
+                    self.validate_into(row)
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 bar.update(task, completed=self.iteration, reward=row["reward_mean"])

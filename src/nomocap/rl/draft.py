@@ -182,9 +182,7 @@ class DRaFTTrainer(AdapterTrainer):
                     row["val_reward_base"] = start_val
                 self.iteration = it + 1
                 if cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations):
-                    row["val_reward"] = self.validate()
-                    if self.best.offer(row["val_reward"]):
-                        row["best"] = True
+                    self.validate_into(row)
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 bar.update(task, completed=self.iteration, reward=row["reward_mean"])

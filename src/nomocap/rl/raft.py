@@ -206,9 +206,7 @@ class RAFTTrainer(AdapterTrainer):
                 if r == 0:
                     row["val_reward_base"] = start_val
                 self.round = r + 1
-                row["val_reward"] = self.validate()
-                if self.best.offer(row["val_reward"]):
-                    row["best"] = True
+                self.validate_into(row)
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 bar.update(task, completed=self.round, reward=row["reward_kept"])

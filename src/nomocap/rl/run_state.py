@@ -18,7 +18,8 @@ from nomocap.training import continues_run, load_adapter_state, save_adapter_sta
 
 class AdapterTrainer:
     """Needs ``cfg`` (``seed``, ``guidance``), ``pipe``, ``reward``, ``val``, ``sampler``, ``policy``, ``opt``,
-    ``out``, ``base_run``, ``base_fingerprint`` and ``extra_config``, set by the subclass, and its ``resume``."""
+    ``out``, ``base_run``, ``base_fingerprint``, ``best`` and ``extra_config``, set by the subclass, and its
+    ``resume``."""
 
     def _generator(self, step: int, salt: int = 0) -> torch.Generator:
         """Step ``step``'s randomness comes from the seed and the step alone: a resumed run repeats itself."""
@@ -27,6 +28,12 @@ class AdapterTrainer:
     def validate(self) -> float:
         return validation_reward(self.pipe, self.reward, self.val, self.sampler, self.cfg.guidance,
                                  self._generator(0, salt=99))
+
+    def validate_into(self, row: dict) -> None:
+        """Add the held-out validation reward to a log row; keep the adapter as ``best`` when it is the best yet."""
+        row["val_reward"] = self.validate()
+        if self.best.offer(row["val_reward"]):
+            row["best"] = True
 
     def save_adapter(self, folder: Path) -> None:
         save_adapter(self.policy, folder, self.base_run, self.base_fingerprint, self.pipe.adapter_min_timestep)
@@ -43,7 +50,7 @@ class AdapterTrainer:
 
     def start(self, resume: bool) -> None:
         """Write ``OUT/config.json``, first continuing the run saved in OUT when ``resume`` asks (settings equal)."""
-        config = self.run_config(self.extra_config)
+        config = self.run_config()
         if continues_run(self.out, config, self.cfg.method, resume):
             self.resume()
         save_config(self.out, config)
@@ -54,10 +61,11 @@ class AdapterTrainer:
             self.save_adapter(self.out / "best")
         return self.out
 
-    def run_config(self, extra: dict) -> dict:
-        """``OUT/config.json`` of a fine-tuning run: the base, the method's settings under its name, ``extra``."""
+    def run_config(self) -> dict:
+        """``OUT/config.json`` of a fine-tuning run: the base, the method's settings under its name, and the
+        caller's ``extra_config`` (reward run, prompt source)."""
         return {"kind": "adapter", "base_run": str(Path(self.base_run).resolve()), self.cfg.method: asdict(self.cfg),
-                **extra}
+                **self.extra_config}
 
 
 def progress_bar(name: str, console: Console, unit: str = "", reward: str = "reward",

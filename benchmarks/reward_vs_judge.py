@@ -7,8 +7,12 @@ A positive ``selection_gain`` means the reward prefers motions that pass the att
 should move it up; a negative one, down. With ``--results`` (an experiment's ``results.json``) it puts RL's own
 per-attribute paired difference beside it, and their correlation over attributes.
 
+With ``--twin W`` the pick is by ``cos(prompt) - W * cos(its swapped twin)`` ("left" <-> "right", …; captions
+without such a word keep the plain cosine): does a reward that is told what the wrong side looks like pick
+motions that follow the side better? ``--precision-only`` keeps the captions that have a swapped twin.
+
 Usage: python benchmarks/reward_vs_judge.py --model RUN --data DIR --reward RUN [--n 4] [--limit 0]
-       [--results DIR/results.json] [--seed 0]     (prints JSON)
+       [--twin 0] [--precision-only] [--results DIR/results.json] [--seed 0]     (prints JSON)
 """
 
 from __future__ import annotations
@@ -23,10 +27,24 @@ import torch
 
 from nomocap.data.prompts import load_prompts
 from nomocap.data.synth.judge import attribute_name, judge_motion
+from nomocap.eval.precision import precision_axis, precision_confusion, swap_instruction
 from nomocap.eval.protocol import judge_difference
 from nomocap.pipeline import MotionPipeline
 from nomocap.rewards import MotionBatch
 from nomocap.rewards.retrieval import RetrievalReward
+
+
+class TwinContrast:
+    """``reward(prompt) - weight * reward(the prompt's swapped twin)`` for captions that have a twin."""
+
+    def __init__(self, reward, weight: float):
+        self.reward, self.weight, self.name = reward, weight, f"{reward.name}-{weight:g}*twin"
+
+    def __call__(self, motions: MotionBatch, prompts: list[str]) -> tuple[torch.Tensor, dict]:
+        own, info = self.reward(motions, prompts)
+        twin, _ = self.reward(motions, [swap_instruction(p) for p in prompts])
+        has_twin = torch.tensor([precision_axis(p) is not None for p in prompts], dtype=own.dtype)
+        return own - self.weight * has_twin * twin, info
 
 
 def draws_and_scores(pipe: MotionPipeline, reward, pairs: list[tuple[str, int]], n: int, seed: int,
@@ -68,8 +86,13 @@ def compare(pipe: MotionPipeline, reward, pairs: list[tuple[str, int]], n: int, 
     per_attribute = {name: {"random_draw": a["finetuned"], "reward_pick": a["base"], "selection_gain": -a["delta"],
                             "ci": a["ci"], "reach_at_n": at_n[name], "count": a["count"]}
                      for name, a in compared["per_attribute"].items()}
+    # Side/direction attributes judged against the caption and its twin (followed / opposite / both / neither);
+    # a random draw's shares are those of every draw together.
+    sides = {"random_draw": precision_confusion([m for d in draws for m in d], captions * n)["shares"]["all"],
+             "reward_pick": precision_confusion(best, captions)["shares"]["all"]}
     return {"judge": {"random_draw": compared["finetuned"], "reward_pick": compared["base"],
                       "selection_gain": -compared["delta"], "ci": compared["ci"]},
+            "side_attributes": sides,
             "per_attribute": per_attribute}
 
 
@@ -94,17 +117,21 @@ def main() -> None:
     parser.add_argument("--reward", required=True, help="a retrieval run")
     parser.add_argument("--n", type=int, default=4)
     parser.add_argument("--limit", type=int, default=0, help="at most this many captions (0: all)")
+    parser.add_argument("--twin", type=float, default=0.0, help="weight of the swapped twin's cosine")
+    parser.add_argument("--precision-only", action="store_true", help="only captions with a swapped twin")
     parser.add_argument("--results", help="an experiment's results.json: RL's per-attribute moves beside")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.n < 2:
         parser.error("--n must be at least 2 (a selection needs a choice)")
     pairs = [(p.text, p.frames) for p in load_prompts(args.data, "test")]
+    pairs = [p for p in pairs if precision_axis(p[0])] if args.precision_only else pairs
     pairs = pairs[: args.limit] if args.limit else pairs
     with tempfile.TemporaryDirectory() as tmp:
         pipe = MotionPipeline.from_run(args.model, cache_dir=Path(tmp) / ".text_cache")
         reward = RetrievalReward.from_run(args.reward, cache_dir=Path(tmp) / ".text_cache")
-        out = {"settings": {"n": args.n, "captions": len(pairs), "seed": args.seed},
+        reward = TwinContrast(reward, args.twin) if args.twin else reward
+        out = {"settings": {"n": args.n, "captions": len(pairs), "seed": args.seed, "twin": args.twin},
                **compare(pipe, reward, pairs, args.n, args.seed)}
     if args.results:
         beside_rl(out, Path(args.results))

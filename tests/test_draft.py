@@ -178,3 +178,56 @@ def test_bad_settings_fail_before_work(tiny_runs, tmp_path):
                                "--set", "iterations=1"])
     assert done.exit_code == 0, done.output
     assert json.loads((tmp_path / "ok" / "config.json").read_text())["draft"]["iterations"] == 1
+
+
+@pytest.fixture(scope="module")
+def second_reward(tiny_runs, tmp_path_factory):
+    from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
+
+    data = tiny_runs[0]
+    out = tmp_path_factory.mktemp("reward2") / "reward_b"
+    train_embedding_model(data, out, EmbeddingTrainConfig.from_preset("retrieval", "tiny", steps=20, seed=1,
+                                                                     text_encoder="hash"))
+    return out
+
+
+def test_validation_scored_by_another_reward_model(tiny_runs, second_reward, tmp_path):
+    trainer = make_draft(tiny_runs, tmp_path / "v")
+    other = RetrievalReward.from_run(second_reward)
+    texts, lengths = [p.text for p in trainer.val], [p.frames for p in trainer.val]
+
+    def mean_score(reward) -> float:  # the validation's own sampling, re-done by hand
+        samples = trainer.pipe.sample(texts, lengths, trainer.sampler, trainer.cfg.guidance,
+                                      torch.Generator().manual_seed(trainer.cfg.seed * 1_000_003 + 99))
+        return float(reward(MotionBatch(trainer.pipe.to_features(samples), trainer.pipe.representation), texts)[0]
+                     .mean())
+
+    assert trainer.validate() == pytest.approx(mean_score(trainer.reward), abs=1e-6)
+    trainer.val_reward = other
+    assert trainer.validate() == pytest.approx(mean_score(other), abs=1e-6)
+    assert abs(mean_score(other) - mean_score(trainer.reward)) > 1e-4  # two models, two scores
+
+
+def test_cli_ensemble_reward_and_validation_reward(tiny_runs, second_reward, tmp_path):
+    data, base, reward_run = tiny_runs
+    common = ["finetune", "--method", "draft", "--model", str(base), "--data", str(data), "--preset", "tiny",
+              "--set", "iterations=2", "--set", "eval_every=1"]
+    done = runner.invoke(app, [*common, "--reward", str(reward_run), "--reward", str(second_reward),
+                               "--val-reward", str(second_reward), "--out", str(tmp_path / "e")])
+    assert done.exit_code == 0, done.output
+    config = json.loads((tmp_path / "e" / "config.json").read_text())
+    assert config["reward_run"] == [str(reward_run.resolve()), str(second_reward.resolve())]
+    assert config["val_reward_run"] == str(second_reward.resolve())
+    rows = [json.loads(line) for line in (tmp_path / "e" / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2] and all("val_reward" in r for r in rows)
+    # The ensemble's reward is the mean of the two models' (DDPO logs each term beside the total).
+    ddpo = runner.invoke(app, ["finetune", "--model", str(base), "--data", str(data), "--preset", "tiny",
+                               "--iterations", "1", "--reward", str(reward_run), "--reward", str(second_reward),
+                               "--out", str(tmp_path / "d")])
+    assert ddpo.exit_code == 0, ddpo.output
+    row = json.loads((tmp_path / "d" / "log.jsonl").read_text().splitlines()[0])
+    terms = (row[f"reward/tmr1:{reward_run.name}"], row[f"reward/tmr2:{second_reward.name}"])
+    assert terms[0] != terms[1] and row["reward_mean"] == pytest.approx(sum(terms) / 2, abs=1e-6)
+    wrong = runner.invoke(app, [*common, "--reward", str(reward_run), "--val-reward", str(base),
+                                "--out", str(tmp_path / "w")])
+    assert wrong.exit_code == 2 and not (tmp_path / "w" / "log.jsonl").exists()

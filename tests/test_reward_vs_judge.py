@@ -63,3 +63,21 @@ def test_rl_moves_are_put_beside_the_selection(tmp_path):
     assert out["rl_vs_selection_correlation"] == pytest.approx(1.0)  # RL moving as the selection does
     assert out["per_attribute"]["a.x"]["rl_delta"] == pytest.approx(0.39)
     assert "rl_delta" not in out["per_attribute"]["e.v"]
+
+
+def test_twin_contrast_subtracts_the_swapped_captions_score(tiny_runs):
+    from reward_vs_judge import TwinContrast
+
+    from nomocap.rewards import MotionBatch
+    from nomocap.rewards.retrieval import RetrievalReward
+
+    data, base, reward_run = tiny_runs
+    pipe = MotionPipeline.from_run(base)
+    reward = RetrievalReward.from_run(reward_run)
+    prompts = ["a person turns left", "a person walks forward", "a person jumps"]
+    samples = pipe.sample(prompts, [40] * 3, pipe.sampler("dpm++", 4), 2.5, torch.Generator().manual_seed(0))
+    motions = MotionBatch(pipe.to_features(samples), pipe.representation)
+    own = reward(motions, prompts)[0]
+    twins = reward(motions, ["a person turns right", "a person walks backward", "a person jumps"])[0]
+    scores = TwinContrast(reward, 0.5)(motions, prompts)[0]
+    torch.testing.assert_close(scores, own - 0.5 * twins * torch.tensor([1.0, 1.0, 0.0]))

@@ -95,7 +95,10 @@ def train_evaluator(
 @app.command("finetune")
 def finetune(
     model: Path = typer.Option(..., help="pretrained base run (never modified)"),
-    reward: Path = typer.Option(..., help="retrieval run whose cosine similarity is the reward"),
+    reward: list[Path] = typer.Option(..., help="retrieval run whose cosine similarity is the reward; given "
+                                      "several times: their mean (an ensemble)"),
+    val_reward: Path = typer.Option(None, help="retrieval run that scores the held-out validation (which adapter "
+                                    "is kept) instead of the reward: a model the training never climbed"),
     out: Path = typer.Option(..., "--out", "-o", help="folder for the adapter, logs and checkpoints"),
     data: Path = typer.Option(None, help="target corpus: its captions are the prompts (motions unused)"),
     prompts: Path = typer.Option(None, help="a text file of prompts, one per line"),
@@ -149,8 +152,11 @@ def finetune(
         val_prompts = load_prompts(sources[0], "val", category, fps) if sources[0].is_dir() or \
             sources[0].suffix == ".json" else []
         replay_prompts = load_prompts(replay, "train", fps=fps) if replay else []
-        reward_fn = RetrievalReward.from_run(reward, contrastive, cache_dir=out / ".text_cache")
-        terms = [(reward_fn, 1.0)] + ([(FootSkating(), foot_skating)] if foot_skating else [])
+        cache = out / ".text_cache"
+        # Several reward runs share the weight 1 (their names tell the logged terms apart).
+        terms = [(RetrievalReward.from_run(r, contrastive, cache, f"tmr{i + 1}:{r.name}" if len(reward) > 1 else None),
+                  1.0 / len(reward)) for i, r in enumerate(reward)]
+        terms += [(FootSkating(), foot_skating)] if foot_skating else []
         dist = Distributed.from_env()
         if method != "ddpo" and dist.world > 1:
             raise ValueError(f"{method} runs in one process; launch it without accelerate/torchrun")
@@ -160,7 +166,10 @@ def finetune(
         more = {"dist": dist} if method == "ddpo" else {}
         trainer = trainer_class(cfg)(pipe, WeightedSum(terms), train_prompts, cfg, out, model, replay_prompts,
                                      val_prompts, console if dist.is_main else Console(quiet=True),
-                                     {"reward_run": str(reward.resolve()), "prompts": str(sources[0])}, **more)
+                                     {"reward_run": _run_paths(reward), "prompts": str(sources[0]),
+                                      **({"val_reward_run": str(val_reward.resolve())} if val_reward else {})}, **more)
+        if val_reward:
+            trainer.val_reward = RetrievalReward.from_run(val_reward, contrastive, cache)
         try:
             trainer.run(resume=resume)
         finally:
@@ -171,3 +180,9 @@ def finetune(
     if not dist.is_main:
         return
     console.print(f"wrote {out}/adapter (last) and {out}/best (best validation reward)")
+
+
+def _run_paths(runs: list[Path]) -> str | list[str]:
+    """One run as a plain path (the config every earlier run wrote, so that their --resume still matches)."""
+    paths = [str(r.resolve()) for r in runs]
+    return paths[0] if len(paths) == 1 else paths

@@ -15,14 +15,15 @@ class RetrievalReward:
     """``cos(text, motion)``; with ``contrastive`` minus the mean cosine with the batch's other prompts,
     so a motion is rewarded for matching its prompt *and not* the others ("left" not also "right")."""
 
-    def __init__(self, model: EmbeddingModel, contrastive: bool = False):
+    def __init__(self, model: EmbeddingModel, contrastive: bool = False, name: str | None = None):
         self.model, self.contrastive = model, contrastive
-        self.name = "tmr_contrastive" if contrastive else "tmr"
+        self.name = name or ("tmr_contrastive" if contrastive else "tmr")
         self._texts: dict[str, torch.Tensor] = {}
 
     @classmethod
-    def from_run(cls, run: str | Path, contrastive: bool = False, cache_dir: str | Path | None = None):
-        return cls(EmbeddingModel.load(run, "retrieval", cache_dir), contrastive)
+    def from_run(cls, run: str | Path, contrastive: bool = False, cache_dir: str | Path | None = None,
+                 name: str | None = None):
+        return cls(EmbeddingModel.load(run, "retrieval", cache_dir), contrastive, name)
 
     def text_embeddings(self, prompts: list[str]) -> torch.Tensor:
         for p in dict.fromkeys(prompts):

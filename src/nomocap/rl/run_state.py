@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from nomocap.checkpoint import save_config
 from nomocap.models.lora import save_adapter
+from nomocap.rewards import Reward
 from nomocap.rl.validation import validation_reward
 from nomocap.training import continues_run, load_adapter_state, save_adapter_state
 
@@ -21,12 +22,16 @@ class AdapterTrainer:
     ``out``, ``base_run``, ``base_fingerprint``, ``best`` and ``extra_config``, set by the subclass, and its
     ``resume``."""
 
+    # Scores the held-out validation (which adapter is kept as ``best``) when set; else ``reward`` does. Another
+    # model than the one climbed: what only the trained-on reward model likes does not win the validation.
+    val_reward: Reward | None = None
+
     def _generator(self, step: int, salt: int = 0) -> torch.Generator:
         """Step ``step``'s randomness comes from the seed and the step alone: a resumed run repeats itself."""
         return torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step * 7919 + salt)
 
     def validate(self) -> float:
-        return validation_reward(self.pipe, self.reward, self.val, self.sampler, self.cfg.guidance,
+        return validation_reward(self.pipe, self.val_reward or self.reward, self.val, self.sampler, self.cfg.guidance,
                                  self._generator(0, salt=99))
 
     def validate_into(self, row: dict) -> None:

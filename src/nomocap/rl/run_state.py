@@ -22,8 +22,9 @@ class AdapterTrainer:
     ``out``, ``base_run``, ``base_fingerprint``, ``best`` and ``extra_config``, set by the subclass, and its
     ``resume``."""
 
-    # Scores the held-out validation (which adapter is kept as ``best``) when set; else ``reward`` does. Another
-    # model than the one climbed: what only the trained-on reward model likes does not win the validation.
+    # Scores the held-out validation (which adapter is kept as ``best``) when set; else ``reward`` does: a model
+    # the training did not climb. (Measured, README: a second model trained on the same corpus shares what the
+    # first can be hacked with — it is a check of a different kind only when trained on other data.)
     val_reward: Reward | None = None
 
     def _generator(self, step: int, salt: int = 0) -> torch.Generator:

@@ -30,12 +30,8 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from nomocap.checkpoint import (
-    load_tensors,
-    save_config,
-)
+from nomocap.checkpoint import save_config
 from nomocap.data.prompts import Prompt, draw_with_replay
-from nomocap.models.lora import base_fingerprint, frozen_with_lora, trainable_parameters
 from nomocap.pipeline import MotionPipeline, Samples
 from nomocap.rewards import MotionBatch, Reward
 from nomocap.rl.advantages import PerPromptStatTracker
@@ -44,7 +40,7 @@ from nomocap.rl.noise import grouped_noise
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
 from nomocap.rl.subspace import SubspaceScore
-from nomocap.rl.validation import BestAdapter, spread_prompts
+from nomocap.rl.validation import spread_prompts
 from nomocap.training import checked_preset, continues_run
 
 
@@ -115,8 +111,6 @@ class DDPOTrainer(AdapterTrainer):
     def __init__(self, pipe: MotionPipeline, reward: Reward, prompts: list[Prompt], cfg: DDPOConfig, out: str | Path,
                  base_run: str | Path, replay: list[Prompt] | None = None, val_prompts: list[Prompt] | None = None,
                  console: Console | None = None, run_config: dict | None = None, dist: Distributed | None = None):
-        if not prompts:
-            raise ValueError("no training prompts")
         self.dist = dist or Distributed()
         if (cfg.prompts_per_iteration * cfg.copies) % self.dist.world:
             raise ValueError(f"{cfg.prompts_per_iteration} prompts x {cfg.copies} copies do not split evenly over "
@@ -125,19 +119,12 @@ class DDPOTrainer(AdapterTrainer):
             raise ValueError(f"antithetic rollouts keep a prompt's {cfg.copies} copies together: sample_batch "
                              f"({cfg.sample_batch}) must be a multiple of copies and prompts_per_iteration "
                              f"({cfg.prompts_per_iteration}) of the {self.dist.world} processes")
-        self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
-        self.replay = replay or []
-        self.val = spread_prompts(val_prompts or [], cfg.val_prompts) if cfg.val_spread else \
+        val = spread_prompts(val_prompts or [], cfg.val_prompts) if cfg.val_spread else \
             (val_prompts or [])[: cfg.val_prompts]
-        self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
-        # Read once: every saved adapter carries it (the base checkpoint is never modified).
-        self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
-        self.extra_config = run_config or {}
-        # No dropout (eval mode): re-scored log-probs must equal the sampled ones.
-        self.policy = pipe.model = frozen_with_lora(pipe.model, cfg.lora_rank, cfg.lora_alpha, cfg.seed)
+        # The adapters have no dropout (eval mode): re-scored log-probs must equal the sampled ones.
+        super().__init__(pipe, reward, prompts, cfg, out, base_run, replay, val, console, run_config)
         self.trained = self.dist.prepare(self.policy)  # train-phase forwards go through the prepared module
-        self.params = trainable_parameters(self.policy)
-        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=0.0)
+        self.make_optimizer()
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps, cfg.eta)
         if not self.sampler.stochastic:
             raise ValueError(f"sampler {cfg.sampler!r} is deterministic: RL needs ddim (eta > 0), ddpm or sde-dpm++")
@@ -151,7 +138,6 @@ class DDPOTrainer(AdapterTrainer):
             pipe.adapter_min_timestep = int(self.sampler.timesteps[cfg.first_steps - 1])
         self.tracker = PerPromptStatTracker(cfg.stat_buffer, min(cfg.copies, 4), cfg.adv_clip)
         self.iteration, self.initial_spread, self.collapsed_for = 0, None, 0
-        self.best = BestAdapter(lambda: self.save_adapter(self.out / "best"))
 
     # ----------------------------------------------------------------------------------- sample phase
 

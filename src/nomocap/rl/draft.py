@@ -33,13 +33,11 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from nomocap.checkpoint import load_tensors
 from nomocap.data.prompts import Prompt, draw_with_replay
-from nomocap.models.lora import base_fingerprint, frozen_with_lora, trainable_parameters
 from nomocap.pipeline import MotionPipeline
 from nomocap.rewards import DifferentiableReward
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
-from nomocap.rl.validation import BestAdapter, spread_prompts
+from nomocap.rl.validation import spread_prompts
 from nomocap.training import checked_preset
 
 
@@ -72,8 +70,6 @@ class DRaFTTrainer(AdapterTrainer):
                  out: str | Path, base_run: str | Path, replay: list[Prompt] | None = None,
                  val_prompts: list[Prompt] | None = None, console: Console | None = None,
                  run_config: dict | None = None):
-        if not prompts:
-            raise ValueError("no training prompts")
         if not hasattr(reward, "differentiable") or getattr(reward, "without_gradient", []):
             raise ValueError("draft climbs the reward's gradient: use the retrieval reward alone "
                              f"(no gradient: {', '.join(getattr(reward, 'without_gradient', [reward.name]))})")
@@ -82,23 +78,16 @@ class DRaFTTrainer(AdapterTrainer):
                              f"reads; this base is {pipe.representation.name!r}")
         if not 1 <= cfg.grad_steps <= cfg.steps:
             raise ValueError(f"grad_steps must lie in [1, steps={cfg.steps}], got {cfg.grad_steps}")
-        self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
-        self.replay = replay or []
-        self.val = spread_prompts(val_prompts or [], cfg.val_prompts)
-        self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
-        self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
-        self.extra_config = run_config or {}
-        self.policy = pipe.model = frozen_with_lora(pipe.model, cfg.lora_rank, cfg.lora_alpha, cfg.seed)
+        super().__init__(pipe, reward, prompts, cfg, out, base_run, replay,
+                         spread_prompts(val_prompts or [], cfg.val_prompts), console, run_config)
         for name, param in self.policy.named_parameters():
             # A latent model's VAE has adapters too (the same layer names). The reward's gradient would reach its
             # decoder, which DDPO never trains: the comparison adapts the denoiser alone.
             if ".vae." in name:
                 param.requires_grad_(False)
-        self.params = trainable_parameters(self.policy)
-        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=0.0)
+        self.make_optimizer()
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps)
         self.iteration = 0
-        self.best = BestAdapter(lambda: self.save_adapter(self.out / "best"))
 
     def draw_prompts(self, iteration: int) -> list[Prompt]:
         return draw_with_replay(self.prompts, self.replay, self.cfg.prompts_per_iteration, self.cfg.replay_fraction,

@@ -32,16 +32,14 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from nomocap.checkpoint import load_tensors
 from nomocap.data.prompts import Prompt, draw_with_replay
 from nomocap.diffusion.guidance import guided_prediction
-from nomocap.models.lora import base_fingerprint, frozen_with_lora, trainable_parameters
 from nomocap.pipeline import MotionPipeline
 from nomocap.pretrain import denoising_loss
 from nomocap.rewards import Reward
 from nomocap.rewards.best_of_n import BestOfN
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
-from nomocap.rl.validation import BestAdapter, spread_prompts
+from nomocap.rl.validation import spread_prompts
 from nomocap.training import checked_preset
 
 
@@ -85,22 +83,14 @@ class RAFTTrainer(AdapterTrainer):
     def __init__(self, pipe: MotionPipeline, reward: Reward, prompts: list[Prompt], cfg: RAFTConfig, out: str | Path,
                  base_run: str | Path, replay: list[Prompt] | None = None, val_prompts: list[Prompt] | None = None,
                  console: Console | None = None, run_config: dict | None = None):
-        if not prompts:
-            raise ValueError("no training prompts")
         if cfg.candidates < 2:
             raise ValueError(f"raft ranks candidates: candidates must be >= 2, got {cfg.candidates}")
         if not 0 <= cfg.min_timestep < pipe.schedule.num_steps:
             raise ValueError(f"min_timestep must lie in [0, {pipe.schedule.num_steps}), got {cfg.min_timestep}")
-        self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
-        self.replay = replay or []
-        self.val = spread_prompts(val_prompts or [], cfg.val_prompts)
-        self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
-        self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
-        self.extra_config = run_config or {}
         self.cond_dropout = float(pipe.model.config.cond_dropout)  # as in pretraining: CFG keeps both branches
-        self.policy = pipe.model = frozen_with_lora(pipe.model, cfg.lora_rank, cfg.lora_alpha, cfg.seed)
-        self.params = trainable_parameters(self.policy)
-        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=0.0)
+        super().__init__(pipe, reward, prompts, cfg, out, base_run, replay,
+                         spread_prompts(val_prompts or [], cfg.val_prompts), console, run_config)
+        self.make_optimizer()
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps)
         if cfg.min_timestep > 0:
             # Below the gate the base denoises: the adapter may choose what a motion becomes at high noise
@@ -108,7 +98,6 @@ class RAFTTrainer(AdapterTrainer):
             pipe.adapter_min_timestep = cfg.min_timestep
         self.ranker = BestOfN(pipe, reward, cfg.candidates)
         self.round = 0
-        self.best = BestAdapter(lambda: self.save_adapter(self.out / "best"))
 
     def draw_prompts(self, round_: int) -> list[Prompt]:
         return draw_with_replay(self.prompts, self.replay, self.cfg.prompts_per_round, self.cfg.replay_fraction,

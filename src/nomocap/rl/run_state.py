@@ -10,17 +10,37 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from nomocap.checkpoint import save_config
-from nomocap.models.lora import save_adapter
+from nomocap.checkpoint import load_tensors, save_config
+from nomocap.data.prompts import Prompt
+from nomocap.models.lora import base_fingerprint, frozen_with_lora, save_adapter, trainable_parameters
+from nomocap.pipeline import MotionPipeline
 from nomocap.rewards import Reward
-from nomocap.rl.validation import validation_reward
+from nomocap.rl.validation import BestAdapter, validation_reward
 from nomocap.training import continues_run, load_adapter_state, save_adapter_state
 
 
 class AdapterTrainer:
-    """Needs ``cfg`` (``seed``, ``guidance``), ``pipe``, ``reward``, ``val``, ``sampler``, ``policy``, ``opt``,
-    ``out``, ``base_run``, ``base_fingerprint``, ``best`` and ``extra_config``, set by the subclass, and its
-    ``resume``."""
+    """A subclass checks its settings, calls ``AdapterTrainer.__init__`` (which wraps the base in LoRA adapters),
+    then sets ``sampler`` and ``opt`` (``make_optimizer``) and defines ``resume``."""
+
+    def __init__(self, pipe: MotionPipeline, reward: Reward, prompts: list[Prompt], cfg, out: str | Path,
+                 base_run: str | Path, replay: list[Prompt] | None, val: list[Prompt], console: Console | None,
+                 run_config: dict | None):
+        if not prompts:
+            raise ValueError("no training prompts")
+        self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
+        self.replay, self.val = replay or [], val
+        self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
+        # Read once: every saved adapter carries it (the base checkpoint is never modified).
+        self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))
+        self.extra_config = run_config or {}
+        self.policy = pipe.model = frozen_with_lora(pipe.model, cfg.lora_rank, cfg.lora_alpha, cfg.seed)
+        self.best = BestAdapter(lambda: self.save_adapter(self.out / "best"))
+
+    def make_optimizer(self) -> None:
+        """AdamW over the adapters that train (call it after freezing any of them)."""
+        self.params = trainable_parameters(self.policy)
+        self.opt = torch.optim.AdamW(self.params, lr=self.cfg.lr, weight_decay=0.0)
 
     # Scores the held-out validation (which adapter is kept as ``best``) when set; else ``reward`` does: a model
     # the training did not climb. (Measured, README: a second model trained on the same corpus shares what the

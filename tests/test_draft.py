@@ -1,5 +1,5 @@
 """DRaFT (reward gradient through the sampler): the differentiable reward against the plain one and finite
-differences, the gradient through the sampler against finite differences, the anchor, LoRA-only training,
+differences, the gradient through the sampler against finite differences, the two anchors, LoRA-only training,
 resume, bad input, the CLI."""
 
 import json
@@ -130,6 +130,39 @@ def test_anchor_is_the_masked_mean_square_and_zero_before_the_first_update(tiny_
     assert first["anchor"] == 0.0  # the zero adapter is the base, drawn from the same noise
     second = trainer.update(trainer.draw_prompts(1), trainer._generator(1))
     assert second["anchor"] > 0
+
+
+def test_denoiser_anchor_compares_with_the_base_at_the_policys_own_states(tiny_runs, tmp_path):
+    _, base, _ = tiny_runs
+    trainer = make_draft(tiny_runs, tmp_path / "d", denoiser_anchor_coef=1.0)
+    assert trainer.update(trainer.draw_prompts(0), trainer._generator(0))["denoiser_anchor"] == 0.0
+    torch.manual_seed(5)
+    with torch.no_grad():
+        for p in trainer.params:
+            p.add_(0.05 * torch.randn_like(p))
+    pipe, cfg = trainer.pipe, trainer.cfg
+    texts, lengths = ["a person walks forward", "a person waves"], [40, 28]
+    samples = pipe.sample(texts, lengths, trainer.sampler, cfg.guidance, torch.Generator().manual_seed(2),
+                          keep_trajectory=True, grad_steps=cfg.grad_steps)
+    drift = float(trainer.denoiser_drift(samples))
+
+    # By hand, the base from its own run folder (no adapter at all), at every state the policy visited.
+    base_pipe = MotionPipeline.from_run(base)
+    cond = pipe.encode(texts)
+    per_step = []
+    with torch.no_grad():
+        for i, t in enumerate(trainer.sampler.timesteps):
+            x = samples.trajectory.latents[i]
+            tt = torch.full((2,), int(t), dtype=torch.long)
+            gap = pipe.predict_x0(x, tt, cond, samples.mask, cfg.guidance) \
+                - base_pipe.predict_x0(x, tt, cond, samples.mask, cfg.guidance)
+            per_step.append(sum(float((gap[b, :n] ** 2).sum()) for b, n in enumerate(lengths))
+                            / (sum(lengths) * gap.shape[-1]))
+    assert drift == pytest.approx(sum(per_step) / len(per_step), rel=1e-5)
+    assert drift > 0
+    # It is not the final-sample anchor: that one compares with the base's own trajectory.
+    base_samples = base_pipe.sample(texts, lengths, trainer.sampler, cfg.guidance, torch.Generator().manual_seed(2))
+    assert float(DRaFTTrainer.anchor(samples.features, base_samples.features, samples.mask)) != pytest.approx(drift)
 
 
 def test_only_lora_trains_the_reward_climbs_and_the_run_resumes(tiny_runs, tmp_path):

@@ -33,6 +33,7 @@ class Trajectory:
     next_latents: list[torch.Tensor] = field(default_factory=list)
     log_probs: list[torch.Tensor] = field(default_factory=list)
     prev_x0: list[torch.Tensor | None] = field(default_factory=list)  # solver state (2M)
+    x0: list[torch.Tensor] = field(default_factory=list)  # the guided clean-sample prediction made at the step
     trainable: list[bool] = field(default_factory=list)
 
 
@@ -167,6 +168,7 @@ class MotionPipeline:
                     traj.next_latents.append(out.prev_sample)
                     traj.log_probs.append(out.log_prob)
                     traj.prev_x0.append(prev_x0)
+                    traj.x0.append(out.x0)
                     traj.trainable.append(out.trainable)
                 x, prev_x0 = out.prev_sample, out.x0
                 if step_mask is not None:

@@ -16,6 +16,10 @@ likes and no one else does, which the independent evaluator and the judge measur
 ``anchor`` is the mean squared distance, in the denoiser's normalised space, between the policy's final
 sample and the base model's from the same noise — for a deterministic sampler the per-step Gaussian KL of
 DDPO has no finite value, and this is what keeps the motion near what the prior would have made.
+``denoiser_anchor`` is the softer alternative: at every graded step, the squared distance between the policy's
+guided clean-sample prediction and the base's *at the policy's own state* — the x0-space form of the KL between
+the two models' stochastic paths (DPOK's regulariser), which lets a sample leave the base's motion for another
+one the base would itself have denoised to, and penalises only the steps where the base would disagree.
 
 Iteration ``i`` draws its randomness from ``seed`` and ``i`` alone, so ``--resume`` repeats the
 uninterrupted run; the best adapter by held-out validation reward is kept, the base competing first.
@@ -34,7 +38,7 @@ import torch
 from rich.console import Console
 
 from nomocap.data.prompts import Prompt, draw_with_replay
-from nomocap.pipeline import MotionPipeline
+from nomocap.pipeline import MotionPipeline, Samples
 from nomocap.rewards import DifferentiableReward
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
 from nomocap.rl.validation import spread_prompts
@@ -50,6 +54,9 @@ class DRaFTConfig:
     lr: float = 1e-4
     grad_clip: float = 1.0
     anchor_coef: float = 0.0  # weight of the squared distance to the base's sample from the same noise
+    # weight of the squared distance between the policy's and the base's guided predictions at the policy's own
+    # states, over the graded steps (a path-KL surrogate; see the module docstring)
+    denoiser_anchor_coef: float = 0.0
     sampler: str = "dpm++"  # what evaluation samples with
     steps: int = 10
     guidance: float = 2.5
@@ -104,7 +111,8 @@ class DRaFTTrainer(AdapterTrainer):
         def noise() -> torch.Generator:  # the policy's and the base's samples start from the same noise
             return torch.Generator().manual_seed(noise_seed)
 
-        samples = pipe.sample(texts, lengths, self.sampler, cfg.guidance, noise(), grad_steps=cfg.grad_steps)
+        samples = pipe.sample(texts, lengths, self.sampler, cfg.guidance, noise(), grad_steps=cfg.grad_steps,
+                              keep_trajectory=cfg.denoiser_anchor_coef > 0)
         features = pipe.normalizer.denormalize(samples.features)
         rewards = self.reward.differentiable(features, samples.mask, texts)
         loss = -rewards.mean()
@@ -116,11 +124,32 @@ class DRaFTTrainer(AdapterTrainer):
             anchor = self.anchor(samples.features, base.features, samples.mask)
             loss = loss + cfg.anchor_coef * anchor
             info["anchor"] = float(anchor.detach())
+        if cfg.denoiser_anchor_coef > 0:
+            drift = self.denoiser_drift(samples)
+            loss = loss + cfg.denoiser_anchor_coef * drift
+            info["denoiser_anchor"] = float(drift.detach())
         return loss, info
 
+    def denoiser_drift(self, samples: Samples) -> torch.Tensor:
+        """Mean over the graded steps of the squared distance between the policy's guided clean-sample prediction and
+        the base's at the same (the policy's) state; the base's prediction is a constant."""
+        pipe, cfg, traj = self.pipe, self.cfg, samples.trajectory
+        cond = pipe.encode(samples.prompts)
+        step_mask = pipe.step_mask(samples.mask)
+        terms = []
+        for i in range(len(self.sampler.timesteps) - cfg.grad_steps, len(self.sampler.timesteps)):
+            x = traj.latents[i].detach()
+            t = torch.full((len(x),), int(self.sampler.timesteps[i]), device=x.device, dtype=torch.long)
+            with torch.no_grad(), self.policy.disable_adapter():
+                base = pipe.predict_x0(x, t, cond, samples.mask, cfg.guidance)
+            terms.append(self.anchor(traj.x0[i], base, step_mask))
+        return torch.stack(terms).mean()
+
     @staticmethod
-    def anchor(features: torch.Tensor, base: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean squared difference over valid frames and feature dimensions (normalised space)."""
+    def anchor(features: torch.Tensor, base: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Mean squared difference over valid frames (all of them without a mask) and feature dimensions."""
+        if mask is None:
+            return ((features - base) ** 2).mean()
         m = mask[..., None].to(features.dtype)
         return (((features - base) ** 2) * m).sum() / (m.sum() * features.shape[-1]).clamp_min(1)
 

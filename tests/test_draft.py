@@ -4,7 +4,6 @@ resume, bad input, the CLI."""
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -20,7 +19,7 @@ from nomocap.rewards import MotionBatch, WeightedSum
 from nomocap.rewards.physics import FootSkating
 from nomocap.rewards.retrieval import RetrievalReward
 from nomocap.rl import method_config, trainer_class
-from nomocap.rl.draft import DRaFTConfig, DRaFTTrainer, temporal_blur
+from nomocap.rl.draft import DRaFTConfig, DRaFTTrainer
 
 runner = CliRunner()
 
@@ -164,22 +163,6 @@ def test_denoiser_anchor_compares_with_the_base_at_the_policys_own_states(tiny_r
     # It is not the final-sample anchor: that one compares with the base's own trajectory.
     base_samples = base_pipe.sample(texts, lengths, trainer.sampler, cfg.guidance, torch.Generator().manual_seed(2))
     assert float(DRaFTTrainer.anchor(samples.features, base_samples.features, samples.mask)) != pytest.approx(drift)
-
-
-def test_temporal_blur_is_the_renormalised_gaussian_average_over_valid_frames():
-    gen = torch.Generator().manual_seed(0)
-    x, lengths, sigma = torch.randn(2, 12, 3, generator=gen), [12, 7], 1.5
-    mask = torch.arange(12)[None] < torch.tensor(lengths)[:, None]
-    blurred = temporal_blur(x, mask, sigma).numpy()
-    for b, n in enumerate(lengths):  # brute force, frame by frame, over the valid frames only
-        for t in range(12):
-            if t >= n:
-                assert np.all(blurred[b, t] == 0)
-                continue
-            near = [s for s in range(n) if abs(s - t) <= round(3 * sigma)]
-            w = np.exp(-0.5 * ((np.array(near) - t) / sigma) ** 2)
-            expected = (w[:, None] * x[b, near].numpy()).sum(0) / w.sum()
-            np.testing.assert_allclose(blurred[b, t], expected, rtol=1e-5, atol=1e-6)
 
 
 def test_only_lora_trains_the_reward_climbs_and_the_run_resumes(tiny_runs, tmp_path):

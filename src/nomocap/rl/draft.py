@@ -57,9 +57,6 @@ class DRaFTConfig:
     # weight of the squared distance between the policy's and the base's guided predictions at the policy's own
     # states, over the graded steps (a path-KL surrogate; see the module docstring)
     denoiser_anchor_coef: float = 0.0
-    reward_blur: float = 0.0  # std (frames) of a Gaussian blur over time of the motion the reward scores; 0: none
-    reward_noise: float = 0.0  # std (normalised units) of the noise the reward is averaged over; 0: none
-    reward_noise_draws: int = 4
     sampler: str = "dpm++"  # what evaluation samples with
     steps: int = 10
     guidance: float = 2.5
@@ -73,19 +70,6 @@ class DRaFTConfig:
     @classmethod
     def from_preset(cls, preset: str, arch: str | None = None, /, **overrides) -> DRaFTConfig:
         return checked_preset(cls, "draft", preset, overrides, "draft", arch)
-
-
-def temporal_blur(features: torch.Tensor, mask: torch.Tensor, sigma: float) -> torch.Tensor:
-    """A Gaussian blur over the valid frames of ``features [B, T, D]`` (weights renormalised at the ends)."""
-    radius = max(1, int(round(3 * sigma)))
-    offsets = torch.arange(-radius, radius + 1, dtype=features.dtype, device=features.device)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)[None, None]
-    m = mask[:, None, :].to(features.dtype)  # [B, 1, T]
-    x = features.transpose(1, 2) * m  # [B, D, T]
-    b, d, t = x.shape
-    num = torch.nn.functional.conv1d(x.reshape(b * d, 1, t), kernel, padding=radius).reshape(b, d, t)
-    den = torch.nn.functional.conv1d(m, kernel, padding=radius)
-    return (num / den.clamp_min(1e-8) * m).transpose(1, 2)
 
 
 class DRaFTTrainer(AdapterTrainer):
@@ -129,18 +113,8 @@ class DRaFTTrainer(AdapterTrainer):
 
         samples = pipe.sample(texts, lengths, self.sampler, cfg.guidance, noise(), grad_steps=cfg.grad_steps,
                               keep_trajectory=cfg.denoiser_anchor_coef > 0)
-        normalised = samples.features
-        if cfg.reward_blur > 0:
-            normalised = temporal_blur(normalised, samples.mask, cfg.reward_blur)
-        if cfg.reward_noise > 0:
-            k = cfg.reward_noise_draws
-            shaken = normalised.repeat_interleave(k, 0)
-            shaken = shaken + cfg.reward_noise * torch.randn(shaken.shape, generator=generator).to(shaken)
-            rewards = self.reward.differentiable(pipe.normalizer.denormalize(shaken),
-                                                 samples.mask.repeat_interleave(k, 0),
-                                                 [t for t in texts for _ in range(k)]).view(len(texts), k).mean(1)
-        else:
-            rewards = self.reward.differentiable(pipe.normalizer.denormalize(normalised), samples.mask, texts)
+        features = pipe.normalizer.denormalize(samples.features)
+        rewards = self.reward.differentiable(features, samples.mask, texts)
         loss = -rewards.mean()
         scores = rewards.detach()
         info = {"reward_mean": float(scores.mean()), "reward_std": float(scores.std()) if len(scores) > 1 else 0.0}

@@ -43,6 +43,19 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "draft_s0" / "best" / "adapter_model.safetensors").exists()
     assert "| Fine-tuned by DRaFT (reward gradient) |" in (tmp_path / "results.md").read_text()
+    # The reward model trained on source and target together: the merged corpus and its reward are stages too.
+    result = runner.invoke(app, args + ["--reward-data", "both"])
+    assert result.exit_code == 0, result.output
+    merged = tmp_path / "data" / "h+k"
+    assert json.loads((tmp_path / "reward_both" / ".stage.json").read_text())["config"]["data"].endswith("h+k")
+    train = (merged / "train.txt").read_text().split()
+    assert {i.split("_")[0] for i in train} == {"h", "k"}
+    assert len(train) == sum(len((tmp_path / "data" / d / "train.txt").read_text().split()) for d in "hk")
+    assert json.loads((tmp_path / "finetune_s0" / ".stage.json").read_text())["config"]["reward"].endswith(
+        "reward_both")
+    bad = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", "--out", str(tmp_path / "x"),
+                              "--reward-data", "source"])
+    assert bad.exit_code != 0 and "choose target or both" in bad.output and not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize("command", [["experiment", "cross-dataset"], ["demo"]])

@@ -147,3 +147,47 @@ def test_exported_annotations_keep_a_kit_corpus_lengths(tmp_path):
     assert result.exit_code == 0, result.output
     exported = load_prompts(tmp_path / "p" / "annotations.json", "train", fps=12.5)
     assert exported == load_prompts(root, "train") and [p.frames for p in exported] == [60, 88, 120]
+
+
+def test_merged_corpora_are_the_prefixed_union_with_stats_over_both_training_sets(tmp_path):
+    make_corpus(tmp_path / "h", n=6)
+    make_corpus(tmp_path / "k", n=6)
+    (tmp_path / "k" / "test.txt").unlink()  # a corpus without a test split: the union has h's alone
+    result = runner.invoke(app, ["data", "merge", str(tmp_path / "h"), str(tmp_path / "k"), "--out",
+                                 str(tmp_path / "hk")])
+    assert result.exit_code == 0, result.output
+    hk = tmp_path / "hk"
+    assert (hk / "train.txt").read_text().split() == [f"{c}_{i:06d}" for c in "hk" for i in range(4)]
+    assert (hk / "val.txt").read_text().split() == ["h_000004", "k_000004"]
+    assert (hk / "test.txt").read_text().split() == ["h_000005"]
+    for c in "hk":
+        assert np.array_equal(np.load(hk / "new_joint_vecs" / f"{c}_000002.npy"),
+                              np.load(tmp_path / c / "new_joint_vecs" / "000002.npy"))
+        assert (hk / "texts" / f"{c}_000002.txt").read_text() == (tmp_path / c / "texts" / "000002.txt").read_text()
+    # HumanML3D's Mean.npy: the per-dimension mean over every training frame of both corpora, by hand.
+    frames = np.concatenate([np.load(tmp_path / c / "new_joint_vecs" / f"{i:06d}.npy") for c in "hk" for i in range(4)])
+    np.testing.assert_allclose(np.load(hk / "Mean.npy"), frames.mean(0), rtol=1e-5, atol=1e-5)
+    assert np.load(hk / "Std.npy").shape == frames.shape[1:]
+    assert len(load_corpus(hk, "train").items) == 2 * len(load_corpus(tmp_path / "h", "train").items)
+    assert not [p for p in check_corpus(hk) if p.severity == "error"]
+
+
+def test_merge_refuses_other_skeletons_and_an_occupied_folder(tmp_path):
+    from nomocap.data.merge import merge_corpora
+
+    make_corpus(tmp_path / "h", n=6)
+    kit = tmp_path / "kit"
+    (kit / "new_joint_vecs").mkdir(parents=True)
+    np.save(kit / "Mean.npy", np.zeros(251, np.float32))
+    with pytest.raises(CorpusError, match="different skeletons.*retarget"):
+        merge_corpora([tmp_path / "h", kit], tmp_path / "out")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    result = runner.invoke(app, ["data", "merge", str(tmp_path / "h"), str(tmp_path / "h"), "--out",
+                                 str(tmp_path / "busy")])
+    assert result.exit_code != 0 and "--force" in " ".join(result.output.split())
+    assert (tmp_path / "busy" / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "out").exists()
+    # Two folders of one name are numbered instead of colliding.
+    merge_corpora([tmp_path / "h", tmp_path / "h"], tmp_path / "twice")
+    assert (tmp_path / "twice" / "test.txt").read_text().split() == ["c0_000005", "c1_000005"]

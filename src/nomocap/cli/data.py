@@ -111,6 +111,25 @@ def data_synth(
     console.print(f"wrote {out}")
 
 
+@data_app.command("merge")
+def data_merge(
+    roots: list[Path] = typer.Argument(..., help="two or more corpora in the HumanML3D layout, on one skeleton"),
+    out: Path = typer.Option(..., "--out", "-o", help="folder to write the merged corpus to"),
+    force: bool = typer.Option(False, help="replace a folder already in --out"),
+) -> None:
+    """Write several corpora as one (ids prefixed with each folder's name; Mean/Std over the union's training set).
+
+    Example: nomocap data merge data/h data/k --out data/hk   # then: nomocap train-retrieval --data data/hk ...
+    """
+    from nomocap.data.merge import merge_corpora
+
+    try:
+        counts = merge_corpora(roots, out, force)
+    except CorpusError as err:
+        fail(str(err))
+    console.print(f"wrote {out}: " + ", ".join(f"{n} {split}" for split, n in counts.items()) + " motions")
+
+
 @data_app.command("categories")
 def data_categories(
     source: Path = typer.Argument(..., help="a corpus folder or an annotations.json"),

@@ -24,6 +24,8 @@ def experiment(
     contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
     categories: str = typer.Option(None, help="leave-one-out: comma-separated classes (default: both)"),
     best_of: int = typer.Option(0, help="cross-dataset: add the base's best-of-N row, ranked by the reward"),
+    reward_data: str = typer.Option("target", help="cross-dataset: train the reward model on the target corpus, or "
+                                    "on source and target together (both)"),
     method: str = typer.Option("ddpo", help=METHOD_HELP),
     settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
     device: str = typer.Option("auto", help=DEVICE_HELP + "; not a stage setting: finished stages are reused"),
@@ -47,7 +49,7 @@ def experiment(
             cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,
                                                    seeds=seed_list, use_shipped=not from_scratch,
                                                    contrastive=contrastive, finetune=overrides, best_of=best_of,
-                                                   method=method, device=where)
+                                                   method=method, device=where, reward_data=reward_data)
             cross_dataset.run(out, cfg, console)
         else:
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from nomocap.data.merge import merge_corpora
 from nomocap.data.prompts import Prompt
 from nomocap.data.synth.corpus import synthesize
 from nomocap.experiments.stages import run_stage
@@ -90,6 +91,13 @@ def corpus_stage(out: Path, domain: str, preset: str, seed: int, console: Consol
     return run_stage(out / "data" / domain, {"domain": domain, "size": size, "seed": seed},
                      lambda f: synthesize(f, domain, size, seed, force=True), console, f"corpus {domain}",
                      _anchors(out))
+
+
+def merged_corpus_stage(out: Path, roots: list[Path], console: Console) -> Path:
+    """The corpora ``roots`` written as one (``data/merge.py``), under ``out/data/`` beside them."""
+    folder = out / "data" / "+".join(Path(r).name for r in roots)
+    return run_stage(folder, {"merge": [str(r) for r in roots]}, lambda f: merge_corpora(roots, f, force=True),
+                     console, f"corpus {folder.name}", _anchors(out))
 
 
 def pretrain_stage(folder: Path, data: Path, preset: str, arch: str, repr: str, console: Console,

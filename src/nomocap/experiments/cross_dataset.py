@@ -1,9 +1,10 @@
 """Cross-dataset adaptation (the paper's Table 1) on the embedded corpora, end to end.
 
-Pretrain on the source domain; train the reward model and the evaluator on the target; fine-tune with
-the target's *training prompts only* (source captions replayed); evaluate base vs fine-tuned on the
-target's test split with the target's evaluator, plus the judge and the left/right-style precision
-subset; write ``results.json``, ``results.md``, curves, a render grid and ``report.html``.
+Pretrain on the source domain; train the reward model on the target (or on source and target merged:
+``reward_data="both"``) and the evaluator on the target; fine-tune with the target's *training prompts only*
+(source captions replayed); evaluate base vs fine-tuned on the target's test split with the target's
+evaluator, plus the judge and the left/right-style precision subset; write ``results.json``, ``results.md``,
+curves, a render grid and ``report.html``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from nomocap.experiments.common import (
     embedding_stage,
     finetune_stage,
     judge_paired_note,
+    merged_corpus_stage,
     pool,
     pretrain_stage,
     shipped,
@@ -53,6 +55,12 @@ class CrossDatasetConfig(ExperimentConfig):
     target: str = "k"
     source_evaluator: bool = True  # Table 3: train an evaluator on the source too and measure forgetting with it
     best_of: int = 0  # > 1: add the base's best-of-n row (ranked by the reward model), RL's baseline and ceiling
+    reward_data: str = "target"  # or "both": the reward model trained on source and target together
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.reward_data not in ("target", "both"):
+            raise ValueError(f"unknown --reward-data {self.reward_data!r}: choose target or both")
 
 
 def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:
@@ -68,8 +76,12 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     dev = cfg.device
     base = shipped("base", cfg.source, cfg) or pretrain_stage(out / "base", src, cfg.preset, cfg.arch, cfg.repr,
                                                              console, device=dev)
-    reward = shipped("retrieval", cfg.target, cfg) or embedding_stage(out / "reward", tgt, "retrieval", cfg.preset,
-                                                                      console, dev)
+    if cfg.reward_data == "both":
+        reward = embedding_stage(out / "reward_both", merged_corpus_stage(out, [src, tgt], console), "retrieval",
+                                 cfg.preset, console, dev)
+    else:
+        reward = shipped("retrieval", cfg.target, cfg) or embedding_stage(out / "reward", tgt, "retrieval",
+                                                                          cfg.preset, console, dev)
     evaluator_run = shipped("evaluator", cfg.target, cfg) or embedding_stage(out / "evaluator", tgt, "evaluator",
                                                                              cfg.preset, console, dev)
     console.print(f"base {base}\nreward {reward}\nevaluator {evaluator_run}")

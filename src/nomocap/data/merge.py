@@ -34,9 +34,8 @@ def merge_corpora(roots: list[str | Path], out: str | Path, force: bool = False)
         raise CorpusError("corpora on different skeletons cannot be merged: "
                           + ", ".join(f"{r} ({s.name}, {s.feature_dim}-d)" for r, s in zip(roots, skeletons))
                           + "; retarget one to the other's skeleton first")
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise CorpusError(f"{out} exists and is not empty; remove it, choose another --out or pass --force")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise CorpusError(f"{out} exists and is not empty; remove it, choose another --out or pass --force")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -61,16 +60,17 @@ def _write_union(roots: list[Path], names: list[str], dest: Path, skeleton) -> d
                 continue
             for item in read_split(root, split):
                 merged = f"{name}_{item}"
-                features = load_array(root / "new_joint_vecs" / f"{item}.npy")
                 text = root / "texts" / f"{item}.txt"
                 if not text.is_file():
                     raise CorpusError(f"{text} is missing (listed in {root}/{split}.txt); run `nomocap data check "
                                       f"{root}`")
-                shutil.copyfile(root / "new_joint_vecs" / f"{item}.npy", dest / "new_joint_vecs" / f"{merged}.npy")
-                shutil.copyfile(text, dest / "texts" / f"{merged}.txt")
-                splits[split].append(merged)
+                # read once: checked, written, and (training motions) counted in the statistics
+                features = load_array(root / "new_joint_vecs" / f"{item}.npy")
+                np.save(dest / "new_joint_vecs" / f"{merged}.npy", features)
                 if split == "train":
                     train_features.append(features)
+                shutil.copyfile(text, dest / "texts" / f"{merged}.txt")
+                splits[split].append(merged)
     if not train_features:
         raise CorpusError(f"none of {', '.join(map(str, roots))} has training motions (train.txt)")
     for split, ids in splits.items():

@@ -40,7 +40,6 @@ from nomocap.rl.noise import grouped_noise
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
 from nomocap.rl.subspace import SubspaceScore
-from nomocap.rl.validation import spread_prompts
 from nomocap.training import checked_preset, continues_run
 
 
@@ -119,10 +118,9 @@ class DDPOTrainer(AdapterTrainer):
             raise ValueError(f"antithetic rollouts keep a prompt's {cfg.copies} copies together: sample_batch "
                              f"({cfg.sample_batch}) must be a multiple of copies and prompts_per_iteration "
                              f"({cfg.prompts_per_iteration}) of the {self.dist.world} processes")
-        val = spread_prompts(val_prompts or [], cfg.val_prompts) if cfg.val_spread else \
-            (val_prompts or [])[: cfg.val_prompts]
         # The adapters have no dropout (eval mode): re-scored log-probs must equal the sampled ones.
-        super().__init__(pipe, reward, prompts, cfg, out, base_run, replay, val, console, run_config)
+        super().__init__(pipe, reward, prompts, cfg, out, base_run, replay, val_prompts, console, run_config,
+                         spread_val=cfg.val_spread)
         self.trained = self.dist.prepare(self.policy)  # train-phase forwards go through the prepared module
         self.make_optimizer()
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps, cfg.eta)

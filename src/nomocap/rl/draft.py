@@ -41,7 +41,6 @@ from nomocap.data.prompts import Prompt, draw_with_replay
 from nomocap.pipeline import MotionPipeline, Samples
 from nomocap.rewards import DifferentiableReward
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
-from nomocap.rl.validation import spread_prompts
 from nomocap.training import checked_preset
 
 
@@ -85,8 +84,7 @@ class DRaFTTrainer(AdapterTrainer):
                              f"reads; this base is {pipe.representation.name!r}")
         if not 1 <= cfg.grad_steps <= cfg.steps:
             raise ValueError(f"grad_steps must lie in [1, steps={cfg.steps}], got {cfg.grad_steps}")
-        super().__init__(pipe, reward, prompts, cfg, out, base_run, replay,
-                         spread_prompts(val_prompts or [], cfg.val_prompts), console, run_config)
+        super().__init__(pipe, reward, prompts, cfg, out, base_run, replay, val_prompts, console, run_config)
         for name, param in self.policy.named_parameters():
             # A latent model's VAE has adapters too (the same layer names). The reward's gradient would reach its
             # decoder, which DDPO never trains: the comparison adapts the denoiser alone.

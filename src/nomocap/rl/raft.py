@@ -39,7 +39,6 @@ from nomocap.pretrain import denoising_loss
 from nomocap.rewards import Reward
 from nomocap.rewards.best_of_n import BestOfN
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
-from nomocap.rl.validation import spread_prompts
 from nomocap.training import checked_preset
 
 
@@ -88,8 +87,7 @@ class RAFTTrainer(AdapterTrainer):
         if not 0 <= cfg.min_timestep < pipe.schedule.num_steps:
             raise ValueError(f"min_timestep must lie in [0, {pipe.schedule.num_steps}), got {cfg.min_timestep}")
         self.cond_dropout = float(pipe.model.config.cond_dropout)  # as in pretraining: CFG keeps both branches
-        super().__init__(pipe, reward, prompts, cfg, out, base_run, replay,
-                         spread_prompts(val_prompts or [], cfg.val_prompts), console, run_config)
+        super().__init__(pipe, reward, prompts, cfg, out, base_run, replay, val_prompts, console, run_config)
         self.make_optimizer()
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps)
         if cfg.min_timestep > 0:

@@ -15,7 +15,7 @@ from nomocap.data.prompts import Prompt
 from nomocap.models.lora import base_fingerprint, frozen_with_lora, save_adapter, trainable_parameters
 from nomocap.pipeline import MotionPipeline
 from nomocap.rewards import Reward
-from nomocap.rl.validation import BestAdapter, validation_reward
+from nomocap.rl.validation import BestAdapter, spread_prompts, validation_reward
 from nomocap.training import continues_run, load_adapter_state, save_adapter_state
 
 
@@ -24,12 +24,15 @@ class AdapterTrainer:
     then sets ``sampler`` and ``opt`` (``make_optimizer``) and defines ``resume``."""
 
     def __init__(self, pipe: MotionPipeline, reward: Reward, prompts: list[Prompt], cfg, out: str | Path,
-                 base_run: str | Path, replay: list[Prompt] | None, val: list[Prompt], console: Console | None,
-                 run_config: dict | None):
+                 base_run: str | Path, replay: list[Prompt] | None, val_prompts: list[Prompt] | None,
+                 console: Console | None, run_config: dict | None, spread_val: bool = True):
         if not prompts:
             raise ValueError("no training prompts")
         self.pipe, self.reward, self.prompts, self.cfg = pipe, reward, prompts, cfg
-        self.replay, self.val = replay or [], val
+        self.replay = replay or []
+        # ``cfg.val_prompts`` of them: spread over the split (``spread_prompts``), or its first ones
+        self.val = spread_prompts(val_prompts or [], cfg.val_prompts) if spread_val else \
+            (val_prompts or [])[: cfg.val_prompts]
         self.out, self.base_run, self.console = Path(out), Path(base_run), console or Console()
         # Read once: every saved adapter carries it (the base checkpoint is never modified).
         self.base_fingerprint = base_fingerprint(load_tensors(self.base_run / "model.safetensors"))

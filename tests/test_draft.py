@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from conftest import assert_adapter_gated
 from typer.testing import CliRunner
 
 from nomocap.checkpoint import load_tensors
@@ -190,6 +191,28 @@ def test_only_lora_trains_the_reward_climbs_and_the_run_resumes(tiny_runs, tmp_p
     assert [r["iteration"] for r in rows] == [1, 2, 3]
     assert all(k in rows[0] for k in ("reward_mean", "reward_std", "loss", "grad_norm", "val_reward_base"))
     assert (out / "best" / "adapter_model.safetensors").exists()
+
+
+def test_adapter_steps_gate_the_adapter_and_the_gradient_reaches_it_through_the_base(tiny_runs, tmp_path):
+    _, base, _ = tiny_runs
+    with pytest.raises(ValueError, match="adapter_steps"):
+        make_draft(tiny_runs, tmp_path / "bad", adapter_steps=11, steps=10)
+    trainer = make_draft(tiny_runs, tmp_path / "g", lr=1e-2, adapter_steps=2, iterations=2)
+    gate = int(trainer.sampler.timesteps[1])
+    assert trainer.pipe.adapter_min_timestep == gate > int(trainer.sampler.timesteps[2])
+    trainer.loss(trainer.draw_prompts(0), torch.Generator().manual_seed(1))[0].backward()
+    # LoRA's B starts at zero, so only the B matrices have a gradient at first; the later steps are the base's alone
+    grads = {n: p.grad for n, p in trainer.policy.named_parameters() if p.requires_grad}
+    assert all(g is not None for g in grads.values())
+    assert all(g.abs().sum() > 0 for n, g in grads.items() if "lora_B" in n)
+    trainer.opt.zero_grad(set_to_none=True)
+    out = trainer.run()
+    tuned, plain = MotionPipeline.from_run(base, adapter=out / "adapter"), MotionPipeline.from_run(base)
+    assert tuned.adapter_min_timestep == gate
+    prompts = trainer.draw_prompts(0)[:2]
+    mask = torch.ones(2, 40, dtype=torch.bool)
+    x = torch.randn(2, 40, plain.normalizer.mean.shape[0], generator=torch.Generator().manual_seed(3))
+    assert_adapter_gated(tuned, plain, x, plain.encode([p.text for p in prompts]), plain.step_mask(mask), gate)
 
 
 def test_bad_settings_fail_before_work(tiny_runs, tmp_path):

@@ -50,6 +50,9 @@ class DRaFTConfig:
     iterations: int = 60
     prompts_per_iteration: int = 16
     grad_steps: int = 10  # the last K denoising steps carry the gradient; = steps: every step (AlignProp)
+    # > 0: the adapter acts at the first K (highest-noise) steps only and the base denoises the rest; the gradient
+    # still runs through the base's later steps into it
+    adapter_steps: int = 0
     lr: float = 1e-4
     grad_clip: float = 1.0
     anchor_coef: float = 0.0  # weight of the squared distance to the base's sample from the same noise
@@ -84,6 +87,8 @@ class DRaFTTrainer(AdapterTrainer):
                              f"reads; this base is {pipe.representation.name!r}")
         if not 1 <= cfg.grad_steps <= cfg.steps:
             raise ValueError(f"grad_steps must lie in [1, steps={cfg.steps}], got {cfg.grad_steps}")
+        if not 0 <= cfg.adapter_steps <= cfg.steps:
+            raise ValueError(f"adapter_steps must lie in [0, steps={cfg.steps}], got {cfg.adapter_steps}")
         super().__init__(pipe, reward, prompts, cfg, out, base_run, replay, val_prompts, console, run_config)
         for name, param in self.policy.named_parameters():
             # A latent model's VAE has adapters too (the same layer names). The reward's gradient would reach its
@@ -92,6 +97,9 @@ class DRaFTTrainer(AdapterTrainer):
                 param.requires_grad_(False)
         self.make_optimizer()
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps)
+        if cfg.adapter_steps:
+            # The adapter may change what a motion becomes, while every later, low-noise step is the base's own.
+            pipe.adapter_min_timestep = int(self.sampler.timesteps[cfg.adapter_steps - 1])
         self.iteration = 0
 
     def draw_prompts(self, iteration: int) -> list[Prompt]:

@@ -10,7 +10,7 @@ al. 2023, "ReST"). Each round has two visible phases:
   dropout) on the kept samples, in the denoiser's own space — LoRA adapters only.
 
 Why it exists: best-of-n sampling lifts the evaluator's retrieval and the judge far more than DDPO did
-on the embedded benchmark (README, "Results"), and a KL-regularised RL optimum is a re-weighting of the
+on the embedded benchmark (docs/results.md), and a KL-regularised RL optimum is a re-weighting of the
 base anyway; RAFT moves the policy straight to its own re-weighted samples, with a supervised loss whose
 gradient is not a noisy score-function estimate. Measured on h -> k it does worse than the base (README,
 "Results": self-distillation narrows each prompt's samples faster than it transfers the selection).
@@ -153,7 +153,7 @@ class RAFTTrainer(AdapterTrainer):
     def denoiser(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """What the distillation loss fits: the conditional branch, with the base's condition dropout (RAFT as
         published), or with ``guided_loss`` the guided prediction, so that sampling with the same CFG reproduces
-        the kept samples instead of guiding them a second time. Measured h -> k (README, "Results"): the first
+        the kept samples instead of guiding them a second time. Measured h -> k (docs/results.md): the first
         narrows every prompt's samples round after round, the second keeps their spread but doubles FID."""
         if self.cfg.guided_loss:
             return guided_prediction(self.policy, x, t, cond, self.pipe.null, self.cfg.guidance, mask=mask)

@@ -12,8 +12,8 @@ al. 2023, "ReST"). Each round has two visible phases:
 Why it exists: best-of-n sampling lifts the evaluator's retrieval and the judge far more than DDPO did
 on the embedded benchmark (docs/results.md), and a KL-regularised RL optimum is a re-weighting of the
 base anyway; RAFT moves the policy straight to its own re-weighted samples, with a supervised loss whose
-gradient is not a noisy score-function estimate. Measured on h -> k it does worse than the base (README,
-"Results": self-distillation narrows each prompt's samples faster than it transfers the selection).
+gradient is not a noisy score-function estimate. Measured on h -> k it does worse than the base (docs/results.md:
+self-distillation narrows each prompt's samples faster than it transfers the selection).
 
 Round ``r`` draws its randomness from ``seed`` and ``r`` alone; a kill mid-round resumes at that round's
 start and repeats it exactly. The best adapter by held-out validation reward is kept, the base competing

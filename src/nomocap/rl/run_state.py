@@ -46,7 +46,7 @@ class AdapterTrainer:
         self.opt = torch.optim.AdamW(self.params, lr=self.cfg.lr, weight_decay=0.0)
 
     # Scores the held-out validation (which adapter is kept as ``best``) when set; else ``reward`` does: a model
-    # the training did not climb. (Measured, README: a second model trained on the same corpus shares what the
+    # the training did not climb. (Measured, docs/results.md: a second model trained on the same corpus shares what the
     # first can be hacked with — it is a check of a different kind only when trained on other data.)
     val_reward: Reward | None = None
 

@@ -182,6 +182,28 @@ def finetune(
     console.print(f"wrote {out}/adapter (last) and {out}/best (best validation reward)")
 
 
+@app.command("merge-adapter")
+def merge_adapter_cmd(
+    model: Path = typer.Option(..., help="the base run the adapter was trained on (never modified)"),
+    adapter: Path = typer.Option(..., help="a fine-tuned adapter folder (OUT/best or OUT/adapter of finetune)"),
+    out: Path = typer.Option(..., "--out", "-o", help="run folder to write: the base with the adapter merged in"),
+    force: bool = typer.Option(False, help="replace a folder already in --out"),
+) -> None:
+    """Merge a LoRA adapter into its base's weights: a plain base run that generate, evaluate and a second
+    finetune read without the adapter (e.g. to fine-tune a fine-tuned model again, or to ship one file).
+
+    Example: nomocap merge-adapter --model runs/base_h --adapter runs/ft_k/best --out runs/base_h_ft_k
+    """
+    from nomocap.checkpoint import CheckpointError
+    from nomocap.models.lora import merge_adapter
+
+    try:
+        merge_adapter(model, adapter, out, force)
+    except (ValueError, CheckpointError) as err:
+        fail(str(err))
+    console.print(f"wrote {out} ({model} with {adapter} merged in)")
+
+
 def _run_paths(runs: list[Path]) -> str | list[str]:
     """One run as a plain path (the config every earlier run wrote, so that their --resume still matches)."""
     paths = [str(r.resolve()) for r in runs]

@@ -58,6 +58,50 @@ def load_adapter(model: nn.Module, adapter_dir: str | Path, base_run: str | Path
     return peft_model
 
 
+def merge_adapter(base_run: str | Path, adapter_dir: str | Path, out: str | Path, force: bool = False) -> Path:
+    """Write a run folder whose weights are ``base_run``'s with the adapter merged in (peft's ``merge_and_unload``).
+
+    The result is a plain base run: ``generate``, ``evaluate`` and a second ``finetune`` read it like any other,
+    and it needs neither peft nor the adapter folder. A gated adapter (``min_timestep``) acts at some noise levels
+    only, which one set of weights cannot express, so it is refused. Written beside ``out`` and renamed into place.
+    """
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    from nomocap.checkpoint import CheckpointError, load_config, load_tensors, save_config, save_tensors
+    from nomocap.models.registry import load_denoiser
+
+    base_run, adapter_dir, out = Path(base_run), Path(adapter_dir), Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise CheckpointError(f"{out} exists and is not empty; remove it, choose another --out or pass --force")
+    model, _ = load_denoiser(base_run)
+    adapted = load_adapter(model, adapter_dir, base_run)
+    gate = adapter_metadata(adapter_dir).get("min_timestep")
+    if gate is not None:
+        raise CheckpointError(f"{adapter_dir} acts only at timesteps >= {gate} (a gated adapter): merged weights would "
+                              f"act at every noise level; use it with --adapter instead of merging it")
+    merged = adapted.merge_and_unload()
+    tensors = load_tensors(base_run / "model.safetensors")  # normalisation statistics ride along unchanged
+    tensors.update({f"model.{k}": v for k, v in merged.state_dict().items()})
+    config = load_config(base_run, kind="denoiser")
+    config["merged_adapter"] = {"adapter": str(adapter_dir.resolve()), "base_run": str(base_run.resolve()),
+                                "adapter_config": json.loads((adapter_dir / "adapter_config.json").read_text())}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        save_tensors(tmp / "model.safetensors", tensors)
+        save_config(tmp, config)
+        if out.exists():
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out
+
+
 def save_adapter(model: PeftModel, folder: str | Path, base_run: str | Path, fingerprint: str,
                  min_timestep: int | None = None) -> None:
     """Write the peft folder plus ``base_model.json`` (base run, its fingerprint, the gate) atomically."""

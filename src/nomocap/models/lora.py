@@ -70,13 +70,13 @@ def merge_adapter(base_run: str | Path, adapter_dir: str | Path, out: str | Path
     import shutil
     import tempfile
 
-    from nomocap.checkpoint import CheckpointError, load_config, load_tensors, save_config, save_tensors
+    from nomocap.checkpoint import CheckpointError, load_tensors, save_config, save_tensors
     from nomocap.models.registry import load_denoiser
 
     base_run, adapter_dir, out = Path(base_run), Path(adapter_dir), Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise CheckpointError(f"{out} exists and is not empty; remove it, choose another --out or pass --force")
-    model, _ = load_denoiser(base_run)
+    model, config = load_denoiser(base_run)
     adapted = load_adapter(model, adapter_dir, base_run)
     gate = adapter_metadata(adapter_dir).get("min_timestep")
     if gate is not None:
@@ -85,7 +85,6 @@ def merge_adapter(base_run: str | Path, adapter_dir: str | Path, out: str | Path
     merged = adapted.merge_and_unload()
     tensors = load_tensors(base_run / "model.safetensors")  # normalisation statistics ride along unchanged
     tensors.update({f"model.{k}": v for k, v in merged.state_dict().items()})
-    config = load_config(base_run, kind="denoiser")
     config["merged_adapter"] = {"adapter": str(adapter_dir.resolve()), "base_run": str(base_run.resolve()),
                                 "adapter_config": json.loads((adapter_dir / "adapter_config.json").read_text())}
     out.parent.mkdir(parents=True, exist_ok=True)

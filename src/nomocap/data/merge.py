@@ -11,13 +11,12 @@ The folder is written beside ``out`` and renamed into place at the end: a killed
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from nomocap.atomic import folder_in_place
 from nomocap.data.humanml import SPLITS, CorpusError, feature_stats, infer_skeleton, load_array, read_split
 
 
@@ -36,16 +35,8 @@ def merge_corpora(roots: list[str | Path], out: str | Path, force: bool = False)
                           + "; retarget one to the other's skeleton first")
     if out.exists() and any(out.iterdir()) and not force:
         raise CorpusError(f"{out} exists and is not empty; remove it, choose another --out or pass --force")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_in_place(out) as tmp:
         counts = _write_union(roots, names, tmp, skeletons[0])
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return counts
 
 

@@ -66,10 +66,8 @@ def merge_adapter(base_run: str | Path, adapter_dir: str | Path, out: str | Path
     only, which one set of weights cannot express, so it is refused. Written beside ``out`` and renamed into place.
     """
     import json
-    import os
-    import shutil
-    import tempfile
 
+    from nomocap.atomic import folder_in_place
     from nomocap.checkpoint import CheckpointError, load_tensors, save_config, save_tensors
     from nomocap.models.registry import load_denoiser
 
@@ -87,17 +85,9 @@ def merge_adapter(base_run: str | Path, adapter_dir: str | Path, out: str | Path
     tensors.update({f"model.{k}": v for k, v in merged.state_dict().items()})
     config["merged_adapter"] = {"adapter": str(adapter_dir.resolve()), "base_run": str(base_run.resolve()),
                                 "adapter_config": json.loads((adapter_dir / "adapter_config.json").read_text())}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_in_place(out) as tmp:
         save_tensors(tmp / "model.safetensors", tensors)
         save_config(tmp, config)
-        if out.exists():
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out
 
 

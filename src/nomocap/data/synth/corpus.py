@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from nomocap.atomic import folder_in_place
 from nomocap.data.humanml import CorpusError, feature_stats
 from nomocap.data.synth.actions import KINDS, Style
 from nomocap.data.synth.captions import mirror_caption
@@ -95,20 +93,8 @@ def synthesize(out: str | Path, domain: str = "h", size: int | None = None, seed
         raise CorpusError(f"{out} already holds a corpus; pass --force to replace it")
     if out.exists() and not out.is_dir():
         raise CorpusError(f"{out} exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_in_place(out) as tmp:
         _write(tmp, dom, size, seed, on_progress)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out
 
 

@@ -258,6 +258,9 @@ def test_a_presets_arch_table_applies_to_that_architecture_only():
     assert (mld.first_steps, mld.lr) == (0, 0.0005)  # [finetune_mld] over it
     assert mld.prompts_per_iteration == mdm.prompts_per_iteration  # the rest from [finetune]
     assert method_config("ddpo", "small", "mld", lr=0.001).lr == 0.001  # an override still wins
+    draft_mdm, draft_mld = method_config("draft", "small", "mdm"), method_config("draft", "small", "mld")
+    assert (draft_mdm.iterations, draft_mld.iterations) == (60, 240)  # [draft_mld] over [draft]
+    assert draft_mld.lr == draft_mdm.lr
     assert ExperimentConfig(arch="mld").finetune_config(seed=2).first_steps == 0
     with pytest.raises(ValueError, match="'arch' is not a fine-tuning setting"):
         method_config("ddpo", "small", "mdm", **{"arch": "mld"})  # what --set arch=mld gives

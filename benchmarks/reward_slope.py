@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,6 +33,7 @@ L_ELBOW, R_ELBOW = 18, 19
 
 
 def edited(joints: np.ndarray, edit: str, amount: float) -> np.ndarray:
+    """``joints [T, 22, 3]`` (Y up) with the wrists moved by ``amount`` metres (a copy)."""
     j = joints.copy()
     if edit == "raise":
         j[:, [L_WRIST, R_WRIST], 1] += amount
@@ -66,7 +68,7 @@ def main() -> None:
 
     scorers = {}
     for run in args.scorer:
-        kind = json.load(open(f"{run}/config.json")).get("kind", "retrieval")
+        kind = json.loads(Path(run, "config.json").read_text()).get("kind", "retrieval")
         scorers[run] = EmbeddingModel.load(run, kind)
     split = EvalSet(args.data, "test", next(iter(scorers.values())))
     chosen = [(item, feats) for item, feats in zip(split.items, split.features)

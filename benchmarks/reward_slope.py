@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from nomocap.checkpoint import load_config
 from nomocap.data.synth.judge import L_HIP, L_WRIST, R_HIP, R_WRIST
 from nomocap.eval.protocol import EvalSet, generate_joints
 from nomocap.motion.features import features_to_joints, joints_to_features
@@ -68,8 +68,7 @@ def main() -> None:
 
     scorers = {}
     for run in args.scorer:
-        kind = json.loads(Path(run, "config.json").read_text()).get("kind", "retrieval")
-        scorers[run] = EmbeddingModel.load(run, kind)
+        scorers[run] = EmbeddingModel.load(run, load_config(run)["kind"])
     split = EvalSet(args.data, "test", next(iter(scorers.values())))
     chosen = [(item, feats) for item, feats in zip(split.items, split.features)
               if any(args.word in c.text.lower() for c in item.texts)]

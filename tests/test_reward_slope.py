@@ -1,4 +1,4 @@
-"""benchmarks/reward_slope.py's hand edits against closed forms and the judge's own wrist checks."""
+"""benchmarks/reward_slope.py's hand edits against closed forms (the joints moved, by how much, and nothing else)."""
 
 import sys
 from pathlib import Path

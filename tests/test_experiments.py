@@ -166,3 +166,87 @@ def test_shipped_checkpoints_stand_in_only_for_the_default_corpora():
     assert shipped("retrieval", "h", ExperimentConfig(preset="small", data_seed=1)) is None
     assert shipped("retrieval", "h", ExperimentConfig(preset="small", use_shipped=False)) is None
     assert shipped("evaluator", "k", ExperimentConfig(preset="tiny")) is None
+
+
+def _foreign_corpora(root):
+    """Tiny h and k corpora in the HumanML3D layout whose captions the judge cannot read (as a real data set's
+    would be): each caption replaced by a phrase outside the embedded grammar, tokens and times kept."""
+    import hashlib
+
+    from nomocap.data.synth.corpus import synthesize
+
+    folders = {}
+    for domain, size in (("h", 150), ("k", 100)):
+        folders[domain] = synthesize(root / f"mocap_{domain}", domain, size, 0, force=True)
+        for path in (folders[domain] / "texts").glob("*.txt"):
+            lines = []
+            for line in path.read_text().splitlines():
+                caption, *rest = line.split("#")
+                lines.append("#".join([f"the subject performs routine {hashlib.md5(caption.encode()).hexdigest()[:6]}",
+                                       *rest]))
+            path.write_text("\n".join(lines) + "\n")
+    return folders["h"], folders["k"]
+
+
+def test_cross_dataset_on_corpus_folders_with_prompts_the_judge_cannot_read(tmp_path):
+    from nomocap.data.prompts import load_prompts, write_annotations
+
+    source, target = _foreign_corpora(tmp_path)
+    write_annotations(target, tmp_path / "prompts")
+    out = tmp_path / "xd"
+    args = ["experiment", "cross-dataset", "--preset", "tiny", "--source", str(source), "--target", str(target),
+            "--prompts", str(tmp_path / "prompts" / "annotations.json"), "--out", str(out), "--seeds", "0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "results.json").read_text())
+    assert {"ground_truth", "base", "finetuned", "source"} <= rows.keys()
+    assert not {"judge_paired", "precision", "forgetting"} & rows.keys()  # nothing the judge could not check
+    assert "judge_accuracy" not in rows["base"] and len(rows["finetuned"]["r_precision"]["mean"]) == 3
+    md = (out / "results.md").read_text()
+    assert "| Pretrained on mocap_h |" in md and "the judge rows are left out" in md
+    assert not (out / "data").exists()  # the folders are used where they are, not copied
+    stage = json.loads((out / "finetune_s0" / ".stage.json").read_text())["config"]
+    assert stage["prompt_source"].endswith("annotations.json")
+    assert stage["prompts"] == len(load_prompts(tmp_path / "prompts" / "annotations.json", "train"))
+    assert json.loads((out / "base" / ".stage.json").read_text())["config"]["data"] == str(source.resolve())
+
+
+def test_a_corpus_folder_that_cannot_serve_fails_before_any_work(tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from nomocap.data.synth.corpus import synthesize
+
+    target = tmp_path / "k"
+    synthesize(target, "k", 100, 0, force=True)
+
+    def refused(*extra: str) -> str:
+        result = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", "--out", str(tmp_path / "x"),
+                                     *extra])
+        assert result.exit_code != 0 and not (tmp_path / "x").exists(), result.output
+        return " ".join(result.output.split())
+
+    assert "neither an embedded domain (h or k) nor a corpus folder" in refused("--source", str(tmp_path / "none"))
+    kit = tmp_path / "kit"
+    shutil.copytree(target, kit)
+    np.save(kit / "Mean.npy", np.zeros(251, np.float32))
+    np.save(kit / "Std.npy", np.ones(251, np.float32))
+    assert "are on different skeletons" in refused("--target", str(kit))
+    (kit / "Mean.npy").unlink()
+    assert "lacks Mean.npy" in refused("--target", str(kit))
+    assert "cannot read annotations" in refused("--target", str(target), "--prompts", str(tmp_path / "no.json"))
+    (tmp_path / "empty.txt").write_text("# nothing but a comment\n")
+    assert "no prompts" in refused("--prompts", str(tmp_path / "empty.txt"))
+    result = runner.invoke(app, ["experiment", "leave-one-out", "--preset", "tiny", "--out", str(tmp_path / "x"),
+                                 "--source", str(kit)])
+    assert result.exit_code != 0 and "lacks Mean.npy" in " ".join(result.output.split())
+    assert not (tmp_path / "x").exists()
+
+
+def test_leave_one_out_on_a_corpus_folder_without_the_class_fails_before_pretraining(tmp_path):
+    source, _ = _foreign_corpora(tmp_path)  # no caption names a posture or an object: no class to leave out
+    result = runner.invoke(app, ["experiment", "leave-one-out", "--preset", "tiny", "--source", str(source),
+                                 "--categories", "posture_balance", "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "no train captions of category posture_balance" in " ".join(result.output.split())
+    assert not (tmp_path / "x" / "base_full").exists()

@@ -18,8 +18,13 @@ def experiment(
     arch: str = typer.Option("mdm", help="mdm or mld"),
     repr: str = typer.Option("guo", "--repr", help="guo or rot"),
     seeds: str = typer.Option("0", help="comma-separated fine-tuning seeds, e.g. 0,1,2"),
-    source: str = typer.Option("h", help="source domain (pretraining; leave-one-out's corpus)"),
-    target: str = typer.Option("k", help="target domain (prompts, reward, evaluation)"),
+    source: str = typer.Option("h", help="source domain (pretraining; leave-one-out's corpus): the embedded h or k, "
+                               "or a corpus folder in the HumanML3D layout (e.g. your HumanML3D)"),
+    target: str = typer.Option("k", help="target domain (prompts, reward, evaluation): h, k or a corpus folder on "
+                               "the source's skeleton"),
+    prompts: Path = typer.Option(None, help="cross-dataset: fine-tune from these prompts instead of the target's "
+                                 "training captions: an annotations.json (e.g. the real KIT-ML texts), a corpus "
+                                 "folder or a text file"),
     from_scratch: bool = typer.Option(False, help="ignore shipped checkpoints and train every model"),
     contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
     categories: str = typer.Option(None, help="leave-one-out: comma-separated classes (default: both)"),
@@ -33,6 +38,8 @@ def experiment(
     """Run one of the paper's experiments end to end and write results.json, results.md and report.html.
 
     Example: nomocap experiment cross-dataset --preset tiny --arch mdm --out runs/xd --seeds 0
+
+    On your own data: nomocap experiment cross-dataset --source /data/HumanML3D --target /data/KIT-ML-t2m --out runs/xd
     """
     from nomocap.checkpoint import CheckpointError
     from nomocap.experiments import cross_dataset, leave_one_out
@@ -49,7 +56,8 @@ def experiment(
             cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,
                                                    seeds=seed_list, use_shipped=not from_scratch,
                                                    contrastive=contrastive, finetune=overrides, best_of=best_of,
-                                                   method=method, device=where, reward_data=reward_data)
+                                                   method=method, device=where, reward_data=reward_data,
+                                                   prompts=str(prompts) if prompts else None)
             cross_dataset.run(out, cfg, console)
         else:
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)

@@ -76,7 +76,12 @@ def prompts_from_annotations(path: str | Path, split: str = "train", category: s
 
     path = Path(path)
     wanted = check_category(category) if category else None
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise CorpusError(f"{path}: cannot read annotations ({err}); expected a TMR-style annotations.json") from None
+    if not isinstance(data, dict):
+        raise CorpusError(f"{path}: expected a JSON object of ids, each with its annotations (TMR style)")
     ids = read_split(path.parent, split) if (path.parent / f"{split}.txt").is_file() else list(data)
     out = []
     for key in ids:

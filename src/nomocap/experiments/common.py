@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from nomocap.data.humanml import CorpusError, infer_skeleton
 from nomocap.data.merge import merge_corpora
 from nomocap.data.prompts import Prompt
 from nomocap.data.synth.corpus import synthesize
 from nomocap.experiments.stages import run_stage
 from nomocap.models.registry import ARCHS
+from nomocap.motion.skeleton import T2M, Skeleton
 from nomocap.pipeline import MotionPipeline
 from nomocap.pretrain import PretrainConfig, pretrain
 from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
@@ -30,6 +32,8 @@ from nomocap.rl.raft import RAFTConfig
 FinetuneConfig = DDPOConfig | RAFTConfig | DRaFTConfig
 
 SHIPPED = Path(__file__).resolve().parents[3] / "assets" / "checkpoints"
+EMBEDDED_DOMAINS = ("h", "k")  # any other --source/--target is a corpus folder on disk
+CORPUS_ENTRIES = ("new_joint_vecs", "texts", "train.txt", "val.txt", "test.txt", "Mean.npy", "Std.npy")
 CORPUS_SIZES = {"tiny": {"h": 150, "k": 100}, "small": {"h": None, "k": None}, "paper": {"h": None, "k": None}}
 
 
@@ -87,10 +91,33 @@ def _anchors(out: Path) -> dict[str, Path]:
 
 
 def corpus_stage(out: Path, domain: str, preset: str, seed: int, console: Console) -> Path:
+    """The embedded corpus ``h`` or ``k`` (made once under ``out/data/``), or a corpus folder on disk, used as it is."""
+    if domain not in EMBEDDED_DOMAINS:
+        return corpus_folder(domain)
     size = CORPUS_SIZES[preset][domain]
     return run_stage(out / "data" / domain, {"domain": domain, "size": size, "seed": seed},
                      lambda f: synthesize(f, domain, size, seed, force=True), console, f"corpus {domain}",
                      _anchors(out))
+
+
+def corpus_folder(path: str | Path) -> Path:
+    """A HumanML3D-layout folder given in place of an embedded domain, checked before any stage runs."""
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise CorpusError(f"{path}: neither an embedded domain ({' or '.join(EMBEDDED_DOMAINS)}) nor a corpus "
+                          "folder; pass h, k or a folder in the HumanML3D layout (new_joint_vecs/, texts/, "
+                          "train.txt, val.txt, test.txt, Mean.npy, Std.npy)")
+    missing = [name for name in CORPUS_ENTRIES if not (root / name).exists()]
+    if missing:
+        raise CorpusError(f"{root} lacks {', '.join(missing)}: a corpus needs the HumanML3D layout "
+                          f"({', '.join(CORPUS_ENTRIES)}); `nomocap data check {root}` lists every problem")
+    infer_skeleton(root)  # a Mean.npy of no known width fails here, naming the file
+    return root.resolve()
+
+
+def domain_skeleton(domain: str) -> Skeleton:
+    """The skeleton of an embedded domain (both are t2m) or of a corpus folder (from its Mean.npy)."""
+    return T2M if domain in EMBEDDED_DOMAINS else infer_skeleton(corpus_folder(domain))
 
 
 def merged_corpus_stage(out: Path, roots: list[Path], console: Console) -> Path:
@@ -120,8 +147,9 @@ def embedding_stage(folder: Path, data: Path, kind: str, preset: str, console: C
 
 def finetune_stage(folder: Path, base: Path, reward: Path, cfg: FinetuneConfig, prompts: list[Prompt],
                    replay: list[Prompt], val: list[Prompt], contrastive: bool, console: Console,
-                   device: str = "cpu") -> Path:
-    """Post-training of ``base`` from ``prompts`` alone (``replay`` keeps the source, ``val`` picks the best)."""
+                   device: str = "cpu", prompt_source: str | None = None) -> Path:
+    """Post-training of ``base`` from ``prompts`` alone (``replay`` keeps the source, ``val`` picks the best);
+    ``prompt_source`` names where prompts other than the target's training captions came from."""
 
     def finetune(f: Path) -> None:
         f.mkdir(parents=True, exist_ok=True)
@@ -135,6 +163,8 @@ def finetune_stage(folder: Path, base: Path, reward: Path, cfg: FinetuneConfig, 
     settings = {k: v for k, v in asdict(cfg).items() if v is not False}
     config = {cfg.method: settings, "base": str(base), "reward": str(reward), "contrastive": contrastive,
               "prompts": len(prompts), "replay": len(replay)}
+    if prompt_source is not None:  # only then: stages fine-tuned on the target's own captions stay valid
+        config["prompt_source"] = prompt_source
     return run_stage(folder, config, finetune, console, f"fine-tuning {folder.name}", _anchors(folder.parent))
 
 

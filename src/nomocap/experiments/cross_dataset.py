@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from nomocap.data.humanml import CorpusError, load_corpus
 from nomocap.data.prompts import load_prompts
 from nomocap.data.synth.judge import judge_batch
 from nomocap.eval.precision import confusion_markdown, precision_axis, precision_confusion
@@ -26,6 +27,7 @@ from nomocap.eval.protocol import (
     generate_joints,
     judge_accuracy,
     judge_difference,
+    judge_reads,
     markdown_table,
     paired_judge,
     write_results,
@@ -33,6 +35,7 @@ from nomocap.eval.protocol import (
 from nomocap.experiments.common import (
     ExperimentConfig,
     corpus_stage,
+    domain_skeleton,
     embedding_stage,
     finetune_stage,
     judge_paired_note,
@@ -56,6 +59,16 @@ class CrossDatasetConfig(ExperimentConfig):
     source_evaluator: bool = True  # Table 3: train an evaluator on the source too and measure forgetting with it
     best_of: int = 0  # > 1: add the base's best-of-n row (ranked by the reward model), RL's baseline and ceiling
     reward_data: str = "target"  # or "both": the reward model trained on source and target together
+    prompts: str | None = None  # fine-tuning prompts other than the target's training captions (load_prompts)
+
+    @property
+    def source_name(self) -> str:
+        """How tables name the source: ``h``, ``k`` or a corpus folder's name."""
+        return Path(self.source).name
+
+    @property
+    def target_name(self) -> str:
+        return Path(self.target).name
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -70,6 +83,13 @@ def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:
 def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None) -> dict:
     console = console or Console()
     out = Path(out)
+    skeletons = {d: domain_skeleton(d).name for d in (cfg.source, cfg.target)}  # folders checked before any work
+    if skeletons[cfg.source] != skeletons[cfg.target]:
+        raise CorpusError(f"the source {cfg.source} ({skeletons[cfg.source]}) and the target {cfg.target} "
+                          f"({skeletons[cfg.target]}) are on different skeletons: a model pretrained on one cannot "
+                          "be evaluated on the other; give the target in the source's representation")
+    if cfg.prompts:
+        load_prompts(cfg.prompts, "train")  # a missing, empty or malformed prompt source fails here
     out.mkdir(parents=True, exist_ok=True)
     data = {d: corpus_stage(out, d, cfg.preset, cfg.data_seed, console) for d in (cfg.source, cfg.target)}
     src, tgt = data[cfg.source], data[cfg.target]
@@ -85,11 +105,13 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     evaluator_run = shipped("evaluator", cfg.target, cfg) or embedding_stage(out / "evaluator", tgt, "evaluator",
                                                                              cfg.preset, console, dev)
     console.print(f"base {base}\nreward {reward}\nevaluator {evaluator_run}")
+    fps = domain_skeleton(cfg.source).fps  # an annotations file's seconds, read at the base model's frame rate
+    prompts = load_prompts(cfg.prompts or tgt, "train", fps=fps)
+    prompt_source = str(Path(cfg.prompts).resolve()) if cfg.prompts else None
 
-    adapters = [finetune_stage(out / f"{cfg.stage_prefix}_s{seed}", base, reward,
-                               cfg.finetune_config(seed),
-                               load_prompts(tgt, "train"), load_prompts(src, "train"), load_prompts(tgt, "val"),
-                               cfg.contrastive, console, dev)
+    adapters = [finetune_stage(out / f"{cfg.stage_prefix}_s{seed}", base, reward, cfg.finetune_config(seed),
+                               prompts, load_prompts(src, "train"), load_prompts(tgt, "val"), cfg.contrastive,
+                               console, dev, prompt_source)
                 for seed in cfg.seeds]
 
     evaluator = EmbeddingModel.load(evaluator_run, "evaluator")
@@ -101,52 +123,68 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     if cfg.best_of > 1:
         ranked = BestOfN(base_pipe, RetrievalReward.from_run(reward, cfg.contrastive), cfg.best_of)
         rows["best_of"] = evaluate(evaluator, tgt, protocol, ranked, console=console, eval_set=eval_set)
-    precision = precision_prompts(eval_set)
-    captions = [p for p, _ in precision]
-    motions = {name: [generate_joints(p, precision, protocol.sampler, protocol.steps, protocol.guidance)
-                      for p in pipes] for name, pipes in (("base", [base_pipe]), ("finetuned", tuned))}
-    prec = {name: float(np.mean([judge_batch(m, captions)["accuracy"] for m in ms])) for name, ms in motions.items()}
-    confusion = {name: precision_confusion([j for m in ms for j in m], captions * len(ms))
-                 for name, ms in motions.items()}
-    rows["precision"] = {"judge_accuracy_base": prec["base"], "judge_accuracy_finetuned": prec["finetuned"],
-                         "prompts": len(precision), "confusion": confusion,
-                         "paired": judge_difference(captions, motions["base"][0], motions["finetuned"])}
-    rows["judge_paired"] = paired_judge(base_pipe, tuned, eval_set.captions(), protocol.sampler, protocol.steps,
-                                        protocol.guidance)
-    # Forgetting, judged on the source domain's test captions (the judge needs no source evaluator).
-    source_limit = protocol.texts or 256
-    forget = {"base": judge_accuracy(base_pipe, src, "test", source_limit, protocol.sampler, protocol.steps,
-                                     protocol.guidance)["accuracy"],
-              "finetuned": float(np.mean([judge_accuracy(p, src, "test", source_limit, protocol.sampler,
-                                                         protocol.steps, protocol.guidance)["accuracy"]
-                                          for p in tuned]))}
-    rows["forgetting"] = {"source_judge_accuracy_base": forget["base"],
-                          "source_judge_accuracy_finetuned": forget["finetuned"], "captions": source_limit}
-    best_of = {f"Pretrained on {cfg.source}, best of {cfg.best_of} by the reward": rows["best_of"]} \
+    best_of = {f"Pretrained on {cfg.source_name}, best of {cfg.best_of} by the reward": rows["best_of"]} \
         if "best_of" in rows else {}
-    table = markdown_table({"Ground truth": rows["ground_truth"], f"Pretrained on {cfg.source}": rows["base"],
+    table = markdown_table({"Ground truth": rows["ground_truth"], f"Pretrained on {cfg.source_name}": rows["base"],
                             **best_of, f"Fine-tuned {cfg.method_label}": rows["finetuned"]})
     if cfg.source_evaluator:
         rows["source"] = _source_rows(out, src, cfg, protocol, base_pipe, tuned, console)
-        table += (f"\nForgetting (the paper's Table 3): the same models on {cfg.source}'s test split, scored by an "
-                  f"evaluator trained on {cfg.source}.\n\n" + markdown_table(
-                      {"Ground truth": rows["source"]["ground_truth"], f"Pretrained on {cfg.source}":
+        table += (f"\nForgetting (the paper's Table 3): the same models on {cfg.source_name}'s test split, scored "
+                  f"by an evaluator trained on {cfg.source_name}.\n\n" + markdown_table(
+                      {"Ground truth": rows["source"]["ground_truth"], f"Pretrained on {cfg.source_name}":
                        rows["source"]["base"], f"Fine-tuned {cfg.method_label}": rows["source"]["finetuned"]}))
-    paired = rows["precision"]["paired"]
-    confusion_table = confusion_markdown({"Pretrained": confusion["base"], "Fine-tuned": confusion["finetuned"]})
-    notes = (f"{judge_paired_note(rows['judge_paired'], cfg.target)}\n\n"
-             f"Precision prompts ({len(precision)} {cfg.target} test captions with left/right, clockwise/counter-"
-             f"clockwise or forward/backward): judge accuracy base {prec['base']:.3f}, fine-tuned "
-             f"{prec['finetuned']:.3f} (paired difference {paired['delta']:+.3f} ± {paired['ci']:.3f}). Each "
-             f"side/direction attribute judged against the prompt and its swapped twin:\n\n{confusion_table}"
-             f"\nForgetting ({source_limit} {cfg.source} test captions): judge accuracy "
-             f"base {forget['base']:.3f}, fine-tuned {forget['finetuned']:.3f}.\n")
+    judge_rows, notes, precision = _judge_rows(cfg, eval_set, src, protocol, base_pipe, tuned)
+    rows.update(judge_rows)
     write_results(rows, out, table + "\n" + notes)
-    _report(out, cfg, table, notes, adapters[0], base_pipe, tuned[0], precision)
+    _report(out, cfg, table, notes, adapters[0], base_pipe, tuned[0], precision or eval_set.captions())
     print(table)
     console.print(notes)
     console.print(f"report: {out / 'report.html'}")
     return rows
+
+
+def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol: ProtocolConfig,
+                base_pipe: MotionPipeline, tuned: list[MotionPipeline]) -> tuple[dict, str, list[tuple[str, int]]]:
+    """The judge's rows — paired over the target's test captions, the precision prompts with their confusion, and
+    forgetting on the source's — where the judge reads the captions; the notes that say what was judged."""
+    gen = (protocol.sampler, protocol.steps, protocol.guidance)
+    rows, notes = {}, []
+    if not judge_reads(eval_set.captions()):
+        notes.append(f"The programmatic judge reads the embedded corpus's caption vocabulary only; it checks "
+                     f"none of {cfg.target_name}'s test captions, so the judge rows are left out.")
+        precision = []
+    else:
+        rows["judge_paired"] = paired_judge(base_pipe, tuned, eval_set.captions(), *gen)
+        notes.append(judge_paired_note(rows["judge_paired"], cfg.target_name))
+        precision = precision_prompts(eval_set)
+    if judge_reads(precision):
+        captions = [p for p, _ in precision]
+        motions = {name: [generate_joints(p, precision, *gen) for p in pipes]
+                   for name, pipes in (("base", [base_pipe]), ("finetuned", tuned))}
+        prec = {name: float(np.mean([judge_batch(m, captions)["accuracy"] for m in ms]))
+                for name, ms in motions.items()}
+        confusion = {name: precision_confusion([j for m in ms for j in m], captions * len(ms))
+                     for name, ms in motions.items()}
+        paired = judge_difference(captions, motions["base"][0], motions["finetuned"])
+        rows["precision"] = {"judge_accuracy_base": prec["base"], "judge_accuracy_finetuned": prec["finetuned"],
+                             "prompts": len(precision), "confusion": confusion, "paired": paired}
+        confusion_table = confusion_markdown({"Pretrained": confusion["base"], "Fine-tuned": confusion["finetuned"]})
+        notes.append(f"Precision prompts ({len(precision)} {cfg.target_name} test captions with left/right, clockwise/"
+                     f"counter-clockwise or forward/backward): judge accuracy base {prec['base']:.3f}, fine-tuned "
+                     f"{prec['finetuned']:.3f} (paired difference {paired['delta']:+.3f} ± {paired['ci']:.3f}). "
+                     f"Each side/direction attribute judged against the prompt and its swapped twin:\n\n"
+                     f"{confusion_table}")
+    # Forgetting, judged on the source domain's test captions (the judge needs no source evaluator).
+    source_limit = protocol.texts or 256
+    if judge_reads([(c.text, 0) for it in load_corpus(src, "test").items for c in it.texts]):
+        forget = {"base": judge_accuracy(base_pipe, src, "test", source_limit, *gen)["accuracy"],
+                  "finetuned": float(np.mean([judge_accuracy(p, src, "test", source_limit, *gen)["accuracy"]
+                                              for p in tuned]))}
+        rows["forgetting"] = {"source_judge_accuracy_base": forget["base"],
+                              "source_judge_accuracy_finetuned": forget["finetuned"], "captions": source_limit}
+        notes.append(f"Forgetting ({source_limit} {cfg.source_name} test captions): judge accuracy base "
+                     f"{forget['base']:.3f}, fine-tuned {forget['finetuned']:.3f}.")
+    return rows, "\n\n".join(notes) + "\n", precision
 
 
 def _source_rows(out: Path, src: Path, cfg: CrossDatasetConfig, protocol: ProtocolConfig, base_pipe: MotionPipeline,
@@ -179,8 +217,8 @@ def _report(out: Path, cfg: CrossDatasetConfig, table: str, notes: str, adapter:
     tuned_j = tuned.to_joints(tuned.sample(texts, lengths, sampler, 2.5, gen))
     grid = render_grid(base_j + tuned_j, out / "grid.gif", [f"pretrained: {t}" for t in texts] +
                        [f"fine-tuned: {t}" for t in texts], columns=len(texts), stride=3) if picks else None
-    sections = [("Cross-dataset: " f"{cfg.source} -> {cfg.target} ({cfg.preset} preset, {cfg.arch}, seeds {cfg.seeds})",
-                 table),
+    title = f"{cfg.source_name} -> {cfg.target_name} ({cfg.preset} preset, {cfg.arch}, seeds {cfg.seeds})"
+    sections = [(f"Cross-dataset: {title}", table),
                 ("Instruction precision and forgetting (programmatic judge)", notes),
                 ("Fine-tuning curves", curves)]
     if grid:

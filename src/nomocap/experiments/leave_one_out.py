@@ -22,6 +22,7 @@ from nomocap.eval.protocol import (
     ProtocolConfig,
     best_of_n,
     evaluate,
+    judge_reads,
     markdown_table,
     paired_judge,
     write_results,
@@ -29,6 +30,7 @@ from nomocap.eval.protocol import (
 from nomocap.experiments.common import (
     ExperimentConfig,
     corpus_stage,
+    domain_skeleton,
     embedding_stage,
     finetune_stage,
     judge_paired_note,
@@ -52,9 +54,11 @@ class LeaveOneOutConfig(ExperimentConfig):
 def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None) -> dict:
     console = console or Console()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     categories = [check_category(c) for c in cfg.categories]
+    domain_skeleton(cfg.domain)  # a corpus folder is checked before anything is written
+    out.mkdir(parents=True, exist_ok=True)
     data = corpus_stage(out, cfg.domain, cfg.preset, cfg.data_seed, console)
+    train_prompts = {c: load_prompts(data, "train", c) for c in categories}  # a class without captions fails here
     dev = cfg.device
     full = shipped("base", cfg.domain, cfg) or pretrain_stage(out / "base_full", data, cfg.preset, cfg.arch, cfg.repr,
                                                              console, device=dev)
@@ -67,7 +71,7 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
     for category in categories:
         without = pretrain_stage(out / f"base_without_{category}", data, cfg.preset, cfg.arch, cfg.repr, console,
                                  exclude_category=category, device=dev)
-        train = load_prompts(data, "train", category)
+        train = train_prompts[category]
         others = [p for p in load_prompts(data, "train") if caption_category(p.text) != category]
         val = load_prompts(data, "val", category)
         adapters = [finetune_stage(out / f"{cfg.stage_prefix}_{category}_s{seed}", without, reward,
@@ -82,21 +86,12 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
                 "without": evaluate(evaluator, data, protocol, without_pipe, console=console, eval_set=eval_set),
                 "finetuned": pool([evaluate(evaluator, data, protocol, pipe, console=console, eval_set=eval_set)
                                    for pipe in tuned])}
-        pairs = [(it.texts[0].text, len(f)) for it, f in zip(eval_set.items, eval_set.features)][: cfg.reach_captions]
-        reach = {name: best_of_n(pipe, pairs, cfg.reach_samples, protocol.sampler, protocol.steps, protocol.guidance)
-                 for name, pipe in (("full", full_pipe), ("without", without_pipe))}
-        rows["reach"] = reach
-        rows["judge_paired"] = paired_judge(without_pipe, tuned, eval_set.captions(), protocol.sampler, protocol.steps,
-                                            protocol.guidance)
         results[category] = rows
         table = markdown_table({"Ground truth": rows["ground_truth"], "Pretrained with the category": rows["full"],
                                 "Pretrained without it": rows["without"],
                                 f"Without it + RL {cfg.method_label}": rows["finetuned"]})
         notes = (f"{len(train)} training captions of {category}; evaluated on {len(eval_set.items)} test motions.\n\n"
-                 f"Reach (best-of-{cfg.reach_samples}, {len(pairs)} test captions): pretrained with the category "
-                 f"{reach['full']['reach']:.3f} (per-sample pass rate {reach['full']['sample_pass_rate']:.3f}), "
-                 f"without it {reach['without']['reach']:.3f} ({reach['without']['sample_pass_rate']:.3f}).\n\n"
-                 f"{judge_paired_note(rows['judge_paired'], category)}\n")
+                 + _judged(rows, cfg, category, eval_set, protocol, full_pipe, without_pipe, tuned))
         title = f"Leave-one-out: {category} ({cfg.preset} preset, {cfg.arch}, seeds {cfg.seeds})"
         sections += [(title, table + "\n" + notes),
                      (f"Fine-tuning curves ({category}, seed {cfg.seeds[0]})",
@@ -106,3 +101,22 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
     write_html(out / "report.html", "nomocap leave-one-out report", sections)
     console.print(f"report: {out / 'report.html'}")
     return results
+
+
+def _judged(rows: dict, cfg: LeaveOneOutConfig, category: str, eval_set: EvalSet, protocol: ProtocolConfig,
+            full_pipe: MotionPipeline, without_pipe: MotionPipeline, tuned: list[MotionPipeline]) -> str:
+    """Reach (each base's best-of-n, judged) and the paired judge into ``rows``, and their notes — where the
+    programmatic judge reads the class's captions (the embedded corpus's vocabulary)."""
+    gen = (protocol.sampler, protocol.steps, protocol.guidance)
+    if not judge_reads(eval_set.captions()):
+        return (f"The programmatic judge reads the embedded corpus's caption vocabulary only; it checks none of "
+                f"{category}'s test captions, so reach and the judge are left out.\n")
+    pairs = [(it.texts[0].text, len(f)) for it, f in zip(eval_set.items, eval_set.features)][: cfg.reach_captions]
+    reach = {name: best_of_n(pipe, pairs, cfg.reach_samples, *gen)
+             for name, pipe in (("full", full_pipe), ("without", without_pipe))}
+    rows["reach"] = reach
+    rows["judge_paired"] = paired_judge(without_pipe, tuned, eval_set.captions(), *gen)
+    return (f"Reach (best-of-{cfg.reach_samples}, {len(pairs)} test captions): pretrained with the category "
+            f"{reach['full']['reach']:.3f} (per-sample pass rate {reach['full']['sample_pass_rate']:.3f}), "
+            f"without it {reach['without']['reach']:.3f} ({reach['without']['sample_pass_rate']:.3f}).\n\n"
+            f"{judge_paired_note(rows['judge_paired'], category)}\n")

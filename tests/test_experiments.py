@@ -206,7 +206,7 @@ def test_cross_dataset_on_corpus_folders_with_prompts_the_judge_cannot_read(tmp_
     assert "| Pretrained on mocap_h |" in md and "the judge rows are left out" in md
     assert not (out / "data").exists()  # the folders are used where they are, not copied
     stage = json.loads((out / "finetune_s0" / ".stage.json").read_text())["config"]
-    assert stage["prompt_source"].endswith("annotations.json")
+    assert stage["prompt_source"].split()[0].endswith("annotations.json")
     assert stage["prompts"] == len(load_prompts(tmp_path / "prompts" / "annotations.json", "train"))
     assert json.loads((out / "base" / ".stage.json").read_text())["config"]["data"] == str(source.resolve())
 

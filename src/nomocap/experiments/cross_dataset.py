@@ -44,6 +44,7 @@ from nomocap.experiments.common import (
     pretrain_stage,
     shipped,
 )
+from nomocap.experiments.stages import config_hash
 from nomocap.motion.render import render_grid
 from nomocap.pipeline import MotionPipeline
 from nomocap.report import training_curves, write_html
@@ -107,7 +108,9 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     console.print(f"base {base}\nreward {reward}\nevaluator {evaluator_run}")
     fps = domain_skeleton(cfg.source).fps  # an annotations file's seconds, read at the base model's frame rate
     prompts = load_prompts(cfg.prompts or tgt, "train", fps=fps)
-    prompt_source = str(Path(cfg.prompts).resolve()) if cfg.prompts else None
+    # The file and a hash of its prompts: an edited prompt file re-runs the fine-tuning stages.
+    prompt_source = (f"{Path(cfg.prompts).resolve()} {config_hash({'prompts': [p.text for p in prompts]})}"
+                     if cfg.prompts else None)
 
     adapters = [finetune_stage(out / f"{cfg.stage_prefix}_s{seed}", base, reward, cfg.finetune_config(seed),
                                prompts, load_prompts(src, "train"), load_prompts(tgt, "val"), cfg.contrastive,

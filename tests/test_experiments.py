@@ -250,3 +250,39 @@ def test_leave_one_out_on_a_corpus_folder_without_the_class_fails_before_pretrai
                                  "--categories", "posture_balance", "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "no train captions of category posture_balance" in " ".join(result.output.split())
     assert not (tmp_path / "x" / "base_full").exists()
+
+
+def _kit_corpus(root, seed: int):
+    """A tiny corpus in KIT-ML's own format (21 joints in mm, 12.5 fps, 251-d features) of random smooth motions."""
+    import numpy as np
+    from conftest import random_motion
+
+    from nomocap.motion.features import joints_to_features
+
+    (root / "new_joint_vecs").mkdir(parents=True)
+    (root / "texts").mkdir()
+    verbs = ["walks forward", "waves", "jumps", "turns around", "kicks", "sits down", "runs", "claps"]
+    ids = [f"{i:05d}" for i in range(60)]
+    for i, name in enumerate(ids):
+        joints = random_motion(seed + i, frames=41 + (i * 7) % 80, skeleton="kit")
+        np.save(root / "new_joint_vecs" / f"{name}.npy", joints_to_features(joints, "kit").astype(np.float32))
+        (root / "texts" / f"{name}.txt").write_text(f"a person {verbs[i % 8]}#a/DET person/NOUN#0.0#0.0\n")
+    for split, part in (("train", ids[:40]), ("val", ids[40:48]), ("test", ids[48:])):
+        (root / f"{split}.txt").write_text("\n".join(part) + "\n")
+    train = np.concatenate([np.load(root / "new_joint_vecs" / f"{name}.npy") for name in ids[:40]])
+    np.save(root / "Mean.npy", train.mean(0))
+    np.save(root / "Std.npy", train.std(0) + 1e-3)
+    return root
+
+
+def test_cross_dataset_on_kit_format_corpora_runs_without_the_judge(tmp_path):
+    source, target = _kit_corpus(tmp_path / "kit_a", 0), _kit_corpus(tmp_path / "kit_b", 1000)
+    out = tmp_path / "xd"
+    result = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", "--source", str(source),
+                                 "--target", str(target), "--out", str(out), "--seeds", "0"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "results.json").read_text())
+    assert "judge_accuracy" not in rows["ground_truth"] and "judge_paired" not in rows  # the judge reads t2m only
+    assert len(rows["finetuned"]["r_precision"]["mean"]) == 3 and rows["source"]["base"]["fid"]["mean"] > 0
+    assert "(kit), so the judge rows are left out" in " ".join((out / "results.md").read_text().split())
+    assert (out / "grid.gif").exists()  # rendered on KIT's skeleton

@@ -17,6 +17,7 @@ from rich.progress import Progress
 from nomocap.data.categories import motion_category
 from nomocap.data.humanml import UNIT_LENGTH, CorpusError, crop_to_units, load_corpus
 from nomocap.data.synth.captions import parse_caption
+from nomocap.data.synth.judge import SKELETON as JUDGE_SKELETON
 from nomocap.data.synth.judge import attribute_name, judge_batch, judge_motion
 from nomocap.eval.metrics import (
     confidence_interval,
@@ -129,9 +130,9 @@ def evaluate(evaluator: EmbeddingModel, data: str | Path, cfg: ProtocolConfig, p
             values["mm_dist"].append(matching_score(text_emb, motion_emb))
             values["fid"].append(frechet_distance(*gaussian_stats(motion_emb), *eval_set.real_stats))
             values["diversity"].append(diversity(motion_emb, min(cfg.diversity_times, len(motion_emb) - 1), rng))
-            joints = [features_to_joints(m, eval_set.skeleton) for m in motions]
-            judged = judge_batch(joints, captions)
-            values["judge_accuracy"].append(judged["accuracy"])
+            if eval_set.skeleton.name == JUDGE_SKELETON:  # otherwise the judge column stays empty ("–")
+                joints = [features_to_joints(m, eval_set.skeleton) for m in motions]
+                values["judge_accuracy"].append(judge_batch(joints, captions)["accuracy"])
             if pipe is not None and cfg.mm_texts > 0:
                 mm_idx = idx[: cfg.mm_texts]
                 mm_caps = [captions[i] for i in range(len(mm_idx)) for _ in range(cfg.mm_repeats)]
@@ -172,10 +173,11 @@ def judge_prompts(pipe: MotionPipeline, pairs: list[tuple[str, int]], sampler: s
     return judge_batch(generate_joints(pipe, pairs, sampler, steps, guidance, seed), [p for p, _ in pairs])
 
 
-def judge_reads(pairs: list[tuple[str, int]]) -> bool:
-    """Whether the programmatic judge can check at least two of these captions: it reads the embedded corpus's
-    vocabulary, not free text (a real corpus's captions are mostly beyond it)."""
-    return sum(bool(parse_caption(text)) for text, _ in pairs) >= 2
+def judge_reads(pairs: list[tuple[str, int]], skeleton: str = JUDGE_SKELETON) -> bool:
+    """Whether the programmatic judge can check at least two of these captions on motions of ``skeleton``: it
+    reads the embedded corpus's vocabulary, not free text (a real corpus's captions are mostly beyond it), and
+    the t2m skeleton only (not KIT-ML's 21 joints in millimetres)."""
+    return skeleton == JUDGE_SKELETON and sum(bool(parse_caption(text)) for text, _ in pairs) >= 2
 
 
 def paired_judge(base: MotionPipeline, tuned: list[MotionPipeline], pairs: list[tuple[str, int]],

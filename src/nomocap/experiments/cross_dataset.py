@@ -152,15 +152,17 @@ def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol:
     forgetting on the source's — where the judge reads the captions; the notes that say what was judged."""
     gen = (protocol.sampler, protocol.steps, protocol.guidance)
     rows, notes = {}, []
-    if not judge_reads(eval_set.captions()):
-        notes.append(f"The programmatic judge reads the embedded corpus's caption vocabulary only; it checks "
-                     f"none of {cfg.target_name}'s test captions, so the judge rows are left out.")
+    skeleton = eval_set.skeleton.name
+    if not judge_reads(eval_set.captions(), skeleton):
+        notes.append(f"The programmatic judge reads the embedded corpus's caption vocabulary on the t2m skeleton "
+                     f"only; it checks none of {cfg.target_name}'s test captions ({skeleton}), so the judge rows "
+                     "are left out.")
         precision = []
     else:
         rows["judge_paired"] = paired_judge(base_pipe, tuned, eval_set.captions(), *gen)
         notes.append(judge_paired_note(rows["judge_paired"], cfg.target_name))
         precision = precision_prompts(eval_set)
-    if judge_reads(precision):
+    if judge_reads(precision, skeleton):
         captions = [p for p, _ in precision]
         motions = {name: [generate_joints(p, precision, *gen) for p in pipes]
                    for name, pipes in (("base", [base_pipe]), ("finetuned", tuned))}
@@ -179,7 +181,7 @@ def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol:
                      f"{confusion_table}")
     # Forgetting, judged on the source domain's test captions (the judge needs no source evaluator).
     source_limit = protocol.texts or 256
-    if judge_reads([(c.text, 0) for it in load_corpus(src, "test").items for c in it.texts]):
+    if judge_reads([(c.text, 0) for it in load_corpus(src, "test").items for c in it.texts], skeleton):
         forget = {"base": judge_accuracy(base_pipe, src, "test", source_limit, *gen)["accuracy"],
                   "finetuned": float(np.mean([judge_accuracy(p, src, "test", source_limit, *gen)["accuracy"]
                                               for p in tuned]))}
@@ -218,8 +220,9 @@ def _report(out: Path, cfg: CrossDatasetConfig, table: str, notes: str, adapter:
     texts, lengths = [p for p, _ in picks], [n for _, n in picks]
     base_j = base_pipe.to_joints(base_pipe.sample(texts, lengths, sampler, 2.5, torch.Generator().manual_seed(0)))
     tuned_j = tuned.to_joints(tuned.sample(texts, lengths, sampler, 2.5, gen))
-    grid = render_grid(base_j + tuned_j, out / "grid.gif", [f"pretrained: {t}" for t in texts] +
-                       [f"fine-tuned: {t}" for t in texts], columns=len(texts), stride=3) if picks else None
+    labels = [f"pretrained: {t}" for t in texts] + [f"fine-tuned: {t}" for t in texts]
+    grid = render_grid(base_j + tuned_j, out / "grid.gif", labels, columns=len(texts), stride=3,
+                       skeleton=base_pipe.skeleton) if picks else None
     title = f"{cfg.source_name} -> {cfg.target_name} ({cfg.preset} preset, {cfg.arch}, seeds {cfg.seeds})"
     sections = [(f"Cross-dataset: {title}", table),
                 ("Instruction precision and forgetting (programmatic judge)", notes),

@@ -108,9 +108,9 @@ def _judged(rows: dict, cfg: LeaveOneOutConfig, category: str, eval_set: EvalSet
     """Reach (each base's best-of-n, judged) and the paired judge into ``rows``, and their notes — where the
     programmatic judge reads the class's captions (the embedded corpus's vocabulary)."""
     gen = (protocol.sampler, protocol.steps, protocol.guidance)
-    if not judge_reads(eval_set.captions()):
-        return (f"The programmatic judge reads the embedded corpus's caption vocabulary only; it checks none of "
-                f"{category}'s test captions, so reach and the judge are left out.\n")
+    if not judge_reads(eval_set.captions(), eval_set.skeleton.name):
+        return (f"The programmatic judge reads the embedded corpus's caption vocabulary on the t2m skeleton only; "
+                f"it checks none of {category}'s test captions, so reach and the judge are left out.\n")
     pairs = [(it.texts[0].text, len(f)) for it, f in zip(eval_set.items, eval_set.features)][: cfg.reach_captions]
     reach = {name: best_of_n(pipe, pairs, cfg.reach_samples, *gen)
              for name, pipe in (("full", full_pipe), ("without", without_pipe))}

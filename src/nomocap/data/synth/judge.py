@@ -17,6 +17,7 @@ from scipy.ndimage import uniform_filter1d
 
 from nomocap.data.synth.captions import ParsedAction, parse_caption
 
+SKELETON = "t2m"  # the only skeleton the judge reads: HumanML3D's 22 joints in metres at 20 fps
 FPS = 20.0
 PELVIS, L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE, NECK, HEAD = 0, 1, 2, 4, 5, 7, 8, 12, 15
 L_FOOT, R_FOOT, L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST = 10, 11, 16, 17, 20, 21

@@ -73,19 +73,24 @@ def test_differentiable_reward_equals_the_reward_and_its_finite_differences(tiny
     assert grad[~mask].abs().max() == 0  # padding does not count
 
 
-@pytest.mark.parametrize("arch", ["mdm", "mld"])
+@pytest.mark.parametrize("arch", ["mdm", "mld", "mld+decoder"])
 def test_gradient_through_the_sampler_equals_finite_differences(tiny_runs, tiny_mld, tmp_path, arch):
-    base = tiny_mld if arch == "mld" else None
-    trainer = make_draft(tiny_runs, tmp_path / arch, base=base)
+    base = tiny_mld if arch.startswith("mld") else None
+    trainer = make_draft(tiny_runs, tmp_path / arch, base=base, adapt_decoder=arch == "mld+decoder")
     trained = [n for n, p in trainer.policy.named_parameters() if p.requires_grad]
-    assert trained and all("lora_" in n and ".vae." not in n for n in trained)  # the denoiser's adapters only
+    assert trained and all("lora_" in n and ".vae.encoder." not in n for n in trained)
+    on_decoder = [n for n in trained if ".vae.decoder." in n]
+    assert bool(on_decoder) == (arch == "mld+decoder")  # by default the denoiser's adapters only
+    assert all(".vae." not in n for n in trained if n not in on_decoder)
     prompts = trainer.draw_prompts(0)
     params = trainer.params
     torch.manual_seed(3)
     with torch.no_grad():  # move away from the zero adapter, where lora_A's gradient vanishes
         for p in params:
             p.add_(0.05 * torch.randn_like(p))
-    direction = [torch.randn_like(p) for p in params]
+    # With the decoder's adapters on, along them alone: their gradient comes through the decoding only.
+    decoder = {id(p) for n, p in trainer.policy.named_parameters() if n in on_decoder}
+    direction = [torch.randn_like(p) * (id(p) in decoder or not decoder) for p in params]
 
     def loss() -> torch.Tensor:
         return trainer.loss(prompts, torch.Generator().manual_seed(11))[0]
@@ -107,6 +112,11 @@ def test_gradient_through_the_sampler_equals_finite_differences(tiny_runs, tiny_
     numeric = (shifted(1) - shifted(-1)) / (2 * h)
     assert analytic == pytest.approx(numeric, rel=0.05, abs=1e-4)
     assert abs(analytic) > 1e-3  # a gradient that reaches the adapters
+
+
+def test_adapting_the_decoder_needs_a_latent_model(tiny_runs, tmp_path):
+    with pytest.raises(ValueError, match="adapt_decoder.*--arch mld"):
+        make_draft(tiny_runs, tmp_path / "mdm", adapt_decoder=True)
 
 
 def test_sampling_with_a_graph_gives_the_same_motions(tiny_runs):

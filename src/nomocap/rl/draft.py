@@ -59,6 +59,9 @@ class DRaFTConfig:
     # weight of the squared distance between the policy's and the base's guided predictions at the policy's own
     # states, over the graded steps (a path-KL surrogate; see the module docstring)
     denoiser_anchor_coef: float = 0.0
+    # latent models: the VAE decoder's adapters train too (the reward's gradient reaches them through the decoding);
+    # off, the denoiser alone adapts, as under DDPO, and the decoder's reconstruction of the source bounds the FID
+    adapt_decoder: bool = False
     sampler: str = "dpm++"  # what evaluation samples with
     steps: int = 10
     guidance: float = 2.5
@@ -89,11 +92,13 @@ class DRaFTTrainer(AdapterTrainer):
             raise ValueError(f"grad_steps must lie in [1, steps={cfg.steps}], got {cfg.grad_steps}")
         if not 0 <= cfg.adapter_steps <= cfg.steps:
             raise ValueError(f"adapter_steps must lie in [0, steps={cfg.steps}], got {cfg.adapter_steps}")
+        if cfg.adapt_decoder and pipe.frame_space:
+            raise ValueError("adapt_decoder trains a latent model's VAE decoder; this base has none (use --arch mld)")
         super().__init__(pipe, reward, prompts, cfg, out, base_run, replay, val_prompts, console, run_config)
         for name, param in self.policy.named_parameters():
-            # A latent model's VAE has adapters too (the same layer names). The reward's gradient would reach its
-            # decoder, which DDPO never trains: the comparison adapts the denoiser alone.
-            if ".vae." in name:
+            # A latent model's VAE has adapters too (the same layer names). By default the comparison adapts the
+            # denoiser alone, as DDPO does (it never decodes with a gradient); the encoder is never on the path.
+            if ".vae." in name and not (cfg.adapt_decoder and ".vae.decoder." in name):
                 param.requires_grad_(False)
         self.make_optimizer()
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps)

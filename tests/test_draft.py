@@ -114,6 +114,33 @@ def test_gradient_through_the_sampler_equals_finite_differences(tiny_runs, tiny_
     assert abs(analytic) > 1e-3  # a gradient that reaches the adapters
 
 
+def test_replayed_prompts_carry_the_anchor_instead_of_the_reward(tiny_runs, tmp_path):
+    trainer = make_draft(tiny_runs, tmp_path, replay_anchor_coef=5.0, replay_fraction=0.5, prompts_per_iteration=4)
+    prompts = trainer.draw_prompts(0)
+    assert trainer.replay_mask(len(prompts)).tolist() == [False, False, True, True]
+    assert [p.text for p in prompts[2:]] == [p.text for p in prompts[2:] if p in trainer.replay]
+
+    def rewards_of_the_same_samples(seed: int) -> torch.Tensor:  # loss() draws its noise seed so
+        noise = int(torch.randint(2**62, (1,), generator=torch.Generator().manual_seed(seed)))
+        pipe = trainer.pipe
+        samples = pipe.sample([p.text for p in prompts], [p.frames for p in prompts], trainer.sampler,
+                              trainer.cfg.guidance, torch.Generator().manual_seed(noise))
+        return trainer.reward.differentiable(pipe.normalizer.denormalize(samples.features), samples.mask,
+                                             [p.text for p in prompts]).detach()
+
+    loss, info = trainer.loss(prompts, torch.Generator().manual_seed(1))
+    assert info["replay_anchor"] == 0.0  # the zero adapter: the policy's motion is the base's
+    rewards = rewards_of_the_same_samples(1)
+    assert float(loss.detach()) == pytest.approx(-float(rewards[:2].mean()), abs=1e-6)  # the target prompts' reward alone
+    with torch.no_grad():
+        for p in trainer.params:
+            p.add_(0.05 * torch.randn_like(p))
+    loss, info = trainer.loss(prompts, torch.Generator().manual_seed(1))
+    rewards = rewards_of_the_same_samples(1)
+    assert info["replay_anchor"] > 0
+    assert float(loss.detach()) == pytest.approx(-float(rewards[:2].mean()) + 5.0 * info["replay_anchor"], rel=1e-5)
+
+
 def test_adapting_the_decoder_needs_a_latent_model(tiny_runs, tmp_path):
     with pytest.raises(ValueError, match="adapt_decoder.*--arch mld"):
         make_draft(tiny_runs, tmp_path / "mdm", adapt_decoder=True)

@@ -62,6 +62,9 @@ class DRaFTConfig:
     # latent models: the VAE decoder's adapters train too (the reward's gradient reaches them through the decoding);
     # off, the denoiser alone adapts, as under DDPO, and the decoder's reconstruction of the source bounds the FID
     adapt_decoder: bool = False
+    # > 0: the replayed source prompts leave the reward out and are held to the base's motion by this weight instead
+    # (the target's reward model would score them by the target's style: what made the adapted decoder forget)
+    replay_anchor_coef: float = 0.0
     sampler: str = "dpm++"  # what evaluation samples with
     steps: int = 10
     guidance: float = 2.5
@@ -113,8 +116,14 @@ class DRaFTTrainer(AdapterTrainer):
 
     # ----------------------------------------------------------------------------------- one update
 
+    def replay_mask(self, n: int) -> torch.Tensor:
+        """Which of ``n`` drawn prompts are replayed source prompts (``draw_with_replay`` puts them last)."""
+        n_replay = int(round(self.cfg.replay_fraction * n)) if self.replay else 0
+        return torch.arange(n) >= n - n_replay
+
     def loss(self, prompts: list[Prompt], generator: torch.Generator) -> tuple[torch.Tensor, dict]:
-        """``-mean reward + anchor_coef * anchor`` of one sample per prompt, with its graph; and what to log."""
+        """``-mean reward + anchor_coef * anchor`` of one sample per prompt, with its graph; and what to log. With
+        ``replay_anchor_coef`` the replayed prompts carry ``replay_anchor_coef * anchor`` instead of their reward."""
         cfg, pipe = self.cfg, self.pipe
         texts, lengths = [p.text for p in prompts], [p.frames for p in prompts]
         noise_seed = int(torch.randint(2**62, (1,), generator=generator))
@@ -126,15 +135,22 @@ class DRaFTTrainer(AdapterTrainer):
                               keep_trajectory=cfg.denoiser_anchor_coef > 0)
         features = pipe.normalizer.denormalize(samples.features)
         rewards = self.reward.differentiable(features, samples.mask, texts)
-        loss = -rewards.mean()
+        held = self.replay_mask(len(prompts)).to(rewards.device) if cfg.replay_anchor_coef > 0 else None
+        own = ~held if held is not None else torch.ones_like(rewards, dtype=torch.bool)
+        loss = -rewards[own].mean() if own.any() else rewards.sum() * 0.0
         scores = rewards.detach()
         info = {"reward_mean": float(scores.mean()), "reward_std": float(scores.std()) if len(scores) > 1 else 0.0}
-        if cfg.anchor_coef > 0:
+        if cfg.anchor_coef > 0 or held is not None:
             with torch.no_grad(), self.policy.disable_adapter():
                 base = pipe.sample(texts, lengths, self.sampler, cfg.guidance, noise())
-            anchor = self.anchor(samples.features, base.features, samples.mask)
-            loss = loss + cfg.anchor_coef * anchor
-            info["anchor"] = float(anchor.detach())
+            if cfg.anchor_coef > 0:
+                anchor = self.anchor(samples.features[own], base.features[own], samples.mask[own])
+                loss = loss + cfg.anchor_coef * anchor
+                info["anchor"] = float(anchor.detach())
+            if held is not None and held.any():
+                kept = self.anchor(samples.features[held], base.features[held], samples.mask[held])
+                loss = loss + cfg.replay_anchor_coef * kept
+                info["replay_anchor"] = float(kept.detach())
         if cfg.denoiser_anchor_coef > 0:
             drift = self.denoiser_drift(samples)
             loss = loss + cfg.denoiser_anchor_coef * drift

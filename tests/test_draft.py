@@ -130,8 +130,8 @@ def test_replayed_prompts_carry_the_anchor_instead_of_the_reward(tiny_runs, tmp_
 
     loss, info = trainer.loss(prompts, torch.Generator().manual_seed(1))
     assert info["replay_anchor"] == 0.0  # the zero adapter: the policy's motion is the base's
-    rewards = rewards_of_the_same_samples(1)
-    assert float(loss.detach()) == pytest.approx(-float(rewards[:2].mean()), abs=1e-6)  # the target prompts' reward alone
+    rewards = rewards_of_the_same_samples(1)  # the loss: the target prompts' reward alone
+    assert float(loss.detach()) == pytest.approx(-float(rewards[:2].mean()), abs=1e-6)
     with torch.no_grad():
         for p in trainer.params:
             p.add_(0.05 * torch.randn_like(p))

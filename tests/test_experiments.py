@@ -123,6 +123,27 @@ def test_a_moved_experiment_folder_reuses_its_stages(tmp_path):
     assert calls[-1] == moved / "finetune_s0"  # data outside the copy is another setting: rebuilt
 
 
+def test_a_data_folder_linked_into_a_moved_experiment_is_still_inside_it(tmp_path):
+    calls = []
+    console = Console(quiet=True)
+    shared = tmp_path / "corpora" / "h"
+    shared.mkdir(parents=True)
+    for name in ("first", "second"):  # two experiments sharing one corpus through a link each
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "data").symlink_to(tmp_path / "corpora")
+        run_stage(tmp_path / name / "base", {"data": str(tmp_path / name / "data" / "h")},
+                  lambda f: (calls.append(f), f.mkdir(parents=True, exist_ok=True)), console, "stage")
+    marker = json.loads((tmp_path / "first" / "base" / ".stage.json").read_text())
+    assert marker["config"]["data"] == "{experiment}/data/h"
+    import shutil
+
+    shutil.rmtree(tmp_path / "second" / "base")
+    shutil.copytree(tmp_path / "first" / "base", tmp_path / "second" / "base")
+    run_stage(tmp_path / "second" / "base", {"data": str(tmp_path / "second" / "data" / "h")},
+              lambda f: calls.append(f), console, "stage")
+    assert calls == [tmp_path / "first" / "base", tmp_path / "second" / "base"]  # the copied stage was reused
+
+
 def test_a_stage_marker_with_absolute_paths_is_still_reused(tmp_path):
     from nomocap.experiments.stages import config_hash
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -29,10 +30,11 @@ def portable(value: object, anchors: dict[str, Path]) -> object:
     if isinstance(value, (list, tuple)):
         return [portable(v, anchors) for v in value]
     if isinstance(value, (str, Path)) and Path(value).is_absolute():
-        path = Path(value).resolve()
-        for name, anchor in anchors.items():
-            if path.is_relative_to(anchor):
-                return f"{{{name}}}/{path.relative_to(anchor).as_posix()}"
+        # As written first (a data folder linked into the experiment stays inside it), then with links resolved.
+        for path in (Path(os.path.normpath(value)), Path(value).resolve()):
+            for name, anchor in anchors.items():
+                if path.is_relative_to(anchor):
+                    return f"{{{name}}}/{path.relative_to(anchor).as_posix()}"
     return str(value) if isinstance(value, Path) else value
 
 

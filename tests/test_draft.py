@@ -120,7 +120,7 @@ def test_replayed_prompts_carry_the_anchor_instead_of_the_reward(tiny_runs, tmp_
     assert trainer.replay_mask(len(prompts)).tolist() == [False, False, True, True]
     assert [p.text for p in prompts[2:]] == [p.text for p in prompts[2:] if p in trainer.replay]
 
-    def rewards_of_the_same_samples(seed: int) -> torch.Tensor:  # loss() draws its noise seed so
+    def rewards_of_the_same_samples(seed: int) -> torch.Tensor:  # the samples loss() makes from this seed
         noise = int(torch.randint(2**62, (1,), generator=torch.Generator().manual_seed(seed)))
         pipe = trainer.pipe
         samples = pipe.sample([p.text for p in prompts], [p.frames for p in prompts], trainer.sampler,

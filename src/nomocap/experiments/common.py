@@ -105,8 +105,7 @@ def corpus_folder(path: str | Path) -> Path:
     root = Path(path).expanduser()
     if not root.is_dir():
         raise CorpusError(f"{path}: neither an embedded domain ({' or '.join(EMBEDDED_DOMAINS)}) nor a corpus "
-                          "folder; pass h, k or a folder in the HumanML3D layout (new_joint_vecs/, texts/, "
-                          "train.txt, val.txt, test.txt, Mean.npy, Std.npy)")
+                          f"folder; pass h, k or a folder in the HumanML3D layout ({', '.join(CORPUS_ENTRIES)})")
     missing = [name for name in CORPUS_ENTRIES if not (root / name).exists()]
     if missing:
         raise CorpusError(f"{root} lacks {', '.join(missing)}: a corpus needs the HumanML3D layout "

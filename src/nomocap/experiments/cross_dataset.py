@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from nomocap.data.humanml import CorpusError, load_corpus
-from nomocap.data.prompts import load_prompts
+from nomocap.data.humanml import CorpusError
+from nomocap.data.prompts import load_prompts, prompts_by_split
 from nomocap.data.synth.judge import judge_batch
 from nomocap.eval.precision import confusion_markdown, precision_axis, precision_confusion
 from nomocap.eval.protocol import (
@@ -84,13 +84,15 @@ def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:
 def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None) -> dict:
     console = console or Console()
     out = Path(out)
-    skeletons = {d: domain_skeleton(d).name for d in (cfg.source, cfg.target)}  # folders checked before any work
-    if skeletons[cfg.source] != skeletons[cfg.target]:
-        raise CorpusError(f"the source {cfg.source} ({skeletons[cfg.source]}) and the target {cfg.target} "
-                          f"({skeletons[cfg.target]}) are on different skeletons: a model pretrained on one cannot "
+    skeletons = {d: domain_skeleton(d) for d in (cfg.source, cfg.target)}  # folders checked before any work
+    source_skeleton, target_skeleton = skeletons[cfg.source].name, skeletons[cfg.target].name
+    if source_skeleton != target_skeleton:
+        raise CorpusError(f"the source {cfg.source} ({source_skeleton}) and the target {cfg.target} "
+                          f"({target_skeleton}) are on different skeletons: a model pretrained on one cannot "
                           "be evaluated on the other; give the target in the source's representation")
-    if cfg.prompts:
-        load_prompts(cfg.prompts, "train")  # a missing, empty or malformed prompt source fails here
+    # A missing, empty or malformed prompt source fails here; an annotations file's seconds are read at the base
+    # model's frame rate.
+    own_prompts = load_prompts(cfg.prompts, "train", fps=skeletons[cfg.source].fps) if cfg.prompts else None
     out.mkdir(parents=True, exist_ok=True)
     data = {d: corpus_stage(out, d, cfg.preset, cfg.data_seed, console) for d in (cfg.source, cfg.target)}
     src, tgt = data[cfg.source], data[cfg.target]
@@ -106,8 +108,7 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     evaluator_run = shipped("evaluator", cfg.target, cfg) or embedding_stage(out / "evaluator", tgt, "evaluator",
                                                                              cfg.preset, console, dev)
     console.print(f"base {base}\nreward {reward}\nevaluator {evaluator_run}")
-    fps = domain_skeleton(cfg.source).fps  # an annotations file's seconds, read at the base model's frame rate
-    prompts = load_prompts(cfg.prompts or tgt, "train", fps=fps)
+    prompts = own_prompts or load_prompts(tgt, "train")
     # The file and a hash of its prompts: an edited prompt file re-runs the fine-tuning stages.
     prompt_source = (f"{Path(cfg.prompts).resolve()} {config_hash({'prompts': [p.text for p in prompts]})}"
                      if cfg.prompts else None)
@@ -181,7 +182,8 @@ def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol:
                      f"{confusion_table}")
     # Forgetting, judged on the source domain's test captions (the judge needs no source evaluator).
     source_limit = protocol.texts or 256
-    if judge_reads([(c.text, 0) for it in load_corpus(src, "test").items for c in it.texts], skeleton):
+    if judge_reads([(text, 0) for texts in prompts_by_split(src).get("test", {}).values() for text in texts],
+                   skeleton):
         forget = {"base": judge_accuracy(base_pipe, src, "test", source_limit, *gen)["accuracy"],
                   "finetuned": float(np.mean([judge_accuracy(p, src, "test", source_limit, *gen)["accuracy"]
                                               for p in tuned]))}

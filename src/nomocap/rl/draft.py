@@ -135,19 +135,20 @@ class DRaFTTrainer(AdapterTrainer):
                               keep_trajectory=cfg.denoiser_anchor_coef > 0)
         features = pipe.normalizer.denormalize(samples.features)
         rewards = self.reward.differentiable(features, samples.mask, texts)
-        held = self.replay_mask(len(prompts)).to(rewards.device) if cfg.replay_anchor_coef > 0 else None
-        own = ~held if held is not None else torch.ones_like(rewards, dtype=torch.bool)
+        held = self.replay_mask(len(prompts)) if cfg.replay_anchor_coef > 0 else torch.zeros(len(prompts), dtype=bool)
+        held = held.to(rewards.device)
+        own = ~held
         loss = -rewards[own].mean() if own.any() else rewards.sum() * 0.0
         scores = rewards.detach()
         info = {"reward_mean": float(scores.mean()), "reward_std": float(scores.std()) if len(scores) > 1 else 0.0}
-        if cfg.anchor_coef > 0 or held is not None:
+        if cfg.anchor_coef > 0 or held.any():
             with torch.no_grad(), self.policy.disable_adapter():
                 base = pipe.sample(texts, lengths, self.sampler, cfg.guidance, noise())
             if cfg.anchor_coef > 0:
                 anchor = self.anchor(samples.features[own], base.features[own], samples.mask[own])
                 loss = loss + cfg.anchor_coef * anchor
                 info["anchor"] = float(anchor.detach())
-            if held is not None and held.any():
+            if held.any():
                 kept = self.anchor(samples.features[held], base.features[held], samples.mask[held])
                 loss = loss + cfg.replay_anchor_coef * kept
                 info["replay_anchor"] = float(kept.detach())

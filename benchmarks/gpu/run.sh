@@ -8,8 +8,12 @@ LIMIT=${LIMIT:-380}          # seconds each fine-tuning may run (they resume, so
 ITERATIONS=${ITERATIONS:-}   # empty: the small preset's 60
 DEVICE=${DEVICE:-auto}       # for fine-tuning; the ratio check runs on cuda (when there) and cpu
 MODEL=${MODEL:-assets/checkpoints/base_small_mdm_guo}  # the base to fine-tune
-EXTRA=${EXTRA:-}             # more finetune options for every run, e.g. "--set first_steps=0"
-RUNS=${RUNS:-"b256_s0:0:64 b256_s1:1:64 b256_s2:2:64 b1024_s0:0:256"}  # NAME:SEED:PROMPTS_PER_ITERATION
+EXTRA=${EXTRA:-}             # more options for every DDPO run, e.g. "--set first_steps=0"
+DRAFT_EXTRA=${DRAFT_EXTRA:-} # more options for every DRaFT run, e.g. "--set adapt_decoder=true"
+DRAFT_ITERATIONS=${DRAFT_ITERATIONS:-}  # empty: the preset's
+THREADS=${THREADS:-4}        # OMP threads per run (the reward runs on the CPU)
+# NAME:SEED:PROMPTS_PER_ITERATION[:METHOD], METHOD ddpo (the default) or draft
+RUNS=${RUNS:-"b256_s0:0:64 b256_s1:1:64 b256_s2:2:64 b1024_s0:0:256"}
 WORK=${WORK:-/tmp/nomocap_gpu}
 OUT=${OUT:-$WORK/out}
 mkdir -p "$WORK" "$OUT"
@@ -21,7 +25,7 @@ $PYTHON -c "import torch, peft, accelerate, transformers, sentence_transformers 
 print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'peft', peft.__version__,
       'accelerate', accelerate.__version__, 'transformers', transformers.__version__, 'st', st.__version__)"
 GPU=$($PYTHON -c "import torch; print('cuda' if torch.cuda.is_available() else '')")
-for d in $GPU cpu; do
+[ "${RATIO_CHECK:-1}" = 1 ] && for d in $GPU cpu; do
   $PYTHON benchmarks/gpu/ratio_check.py --model "$MODEL" --prompts .gpu/prompts/k/annotations.json --device $d | tee -a "$OUT/ratio.json"
 done
 
@@ -29,15 +33,15 @@ if [ "${TRAIN_CHECK:-1}" = 1 ]; then  # pretraining / retrieval / evaluator on t
   $PYTHON benchmarks/gpu/train_check.py --device "${GPU:-cpu}" --out "$WORK/train_check" 2>&1 | grep -v "━" | tail -1 | tee "$OUT/train_check.json"
 fi
 
-run() {  # NAME SEED PROMPTS_PER_ITERATION
-  local dir=$WORK/$1
+run() {  # NAME SEED PROMPTS_PER_ITERATION [METHOD]
+  local dir=$WORK/$1 iterations=$ITERATIONS method=(--set sample_batch=256 --set train_batch=$(( $3 * 4 )) $EXTRA)
+  if [ "${4:-ddpo}" = draft ]; then iterations=$DRAFT_ITERATIONS method=(--method draft $DRAFT_EXTRA); fi
   local iters=()
-  [ -n "$ITERATIONS" ] && iters=(--iterations "$ITERATIONS")
-  OMP_NUM_THREADS=4 timeout "$LIMIT" $PYTHON -m nomocap finetune --model "$MODEL" \
+  [ -n "$iterations" ] && iters=(--iterations "$iterations")
+  OMP_NUM_THREADS=$THREADS timeout "$LIMIT" $PYTHON -m nomocap finetune --model "$MODEL" \
     --reward assets/checkpoints/reward_small --annotations .gpu/prompts/k/annotations.json \
     --replay .gpu/prompts/h/annotations.json --preset small --seed "$2" --device "$DEVICE" "${iters[@]}" \
-    --set prompts_per_iteration="$3" --set sample_batch=256 --set train_batch=$(( $3 * 4 )) $EXTRA \
-    --out "$dir" > "$WORK/$1.log" 2>&1
+    --set prompts_per_iteration="$3" "${method[@]}" --out "$dir" > "$WORK/$1.log" 2>&1
   echo "$1 exit $?; $(wc -l < "$dir/log.jsonl" 2>/dev/null) iterations logged"
 }
 start=$(date +%s)

@@ -36,8 +36,8 @@ fi
 run() {  # NAME SEED PROMPTS_PER_ITERATION [METHOD]
   local dir=$WORK/$1 iterations=$ITERATIONS method=(--set sample_batch=256 --set train_batch=$(( $3 * 4 )) $EXTRA)
   if [ "${4:-ddpo}" = draft ]; then iterations=$DRAFT_ITERATIONS method=(--method draft $DRAFT_EXTRA); fi
-  local iters=()
-  [ -n "$iterations" ] && iters=(--iterations "$iterations")
+  local iters=()  # --iterations is DDPO's flag; every method takes --set iterations=N
+  [ -n "$iterations" ] && iters=(--set iterations="$iterations")
   OMP_NUM_THREADS=$THREADS timeout "$LIMIT" $PYTHON -m nomocap finetune --model "$MODEL" \
     --reward assets/checkpoints/reward_small --annotations .gpu/prompts/k/annotations.json \
     --replay .gpu/prompts/h/annotations.json --preset small --seed "$2" --device "$DEVICE" "${iters[@]}" \

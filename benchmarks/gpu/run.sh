@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One call on a lent GPU (benchmarks/gpu/README.md): the importance-ratio check on the device, then DDPO
-# with the paper's 256 rollouts per iteration (3 seeds) and with 1,024 (1 seed), side by side (RUNS, DEVICE: see below).
+# One call on a lent GPU (benchmarks/gpu/README.md): the importance-ratio check on the device, the training
+# check, then fine-tuning runs side by side (by default DDPO with the paper's 256 rollouts per iteration, 3 seeds,
+# and with 1,024, 1 seed; RUNS can add DRaFT runs; see below).
 # Needs .gpu/ made by prepare.sh; writes $OUT/ratio.json, $OUT/train_check.json, $OUT/runs.tgz and $OUT/log.txt.
 set -uo pipefail
 PYTHON=${PYTHON:-python3}

@@ -1,14 +1,23 @@
 """The experiment drivers end to end on the tiny preset: files, table layout, stage reuse."""
 
+import hashlib
 import json
+import shutil
 
+import numpy as np
 import pytest
+from conftest import random_motion
 from rich.console import Console
 from typer.testing import CliRunner
 
 from nomocap.cli import app
+from nomocap.data.prompts import load_prompts, write_annotations
+from nomocap.data.synth.corpus import synthesize
 from nomocap.experiments import leave_one_out
-from nomocap.experiments.stages import run_stage
+from nomocap.experiments.common import SHIPPED, ExperimentConfig, shipped
+from nomocap.experiments.stages import config_hash, run_stage
+from nomocap.motion.features import joints_to_features
+from nomocap.report import write_html
 
 runner = CliRunner()
 
@@ -102,8 +111,6 @@ def test_a_linked_stage_with_changed_settings_is_an_error_and_kept(tmp_path):
 
 
 def test_a_moved_experiment_folder_reuses_its_stages(tmp_path):
-    import shutil
-
     calls = []
 
     def make(folder):
@@ -135,8 +142,6 @@ def test_a_data_folder_linked_into_a_moved_experiment_is_still_inside_it(tmp_pat
                   lambda f: (calls.append(f), f.mkdir(parents=True, exist_ok=True)), console, "stage")
     marker = json.loads((tmp_path / "first" / "base" / ".stage.json").read_text())
     assert marker["config"]["data"] == "{experiment}/data/h"
-    import shutil
-
     shutil.rmtree(tmp_path / "second" / "base")
     shutil.copytree(tmp_path / "first" / "base", tmp_path / "second" / "base")
     run_stage(tmp_path / "second" / "base", {"data": str(tmp_path / "second" / "data" / "h")},
@@ -145,8 +150,6 @@ def test_a_data_folder_linked_into_a_moved_experiment_is_still_inside_it(tmp_pat
 
 
 def test_a_stage_marker_with_absolute_paths_is_still_reused(tmp_path):
-    from nomocap.experiments.stages import config_hash
-
     (tmp_path / "s").mkdir()
     legacy = {"data": str(tmp_path / "data"), "seed": 1}  # a marker written before paths were made portable
     (tmp_path / "s" / ".stage.json").write_text(json.dumps({"hash": config_hash(legacy), "config": legacy}))
@@ -168,16 +171,12 @@ def test_leave_one_out_tiny_reports_rows_and_reach(tmp_path):
 
 
 def test_report_renders_paragraphs_and_tables(tmp_path):
-    from nomocap.report import write_html
-
     md = "Some numbers:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nA closing remark."
     page = write_html(tmp_path / "r.html", "t", [("section", md)]).read_text()
     assert "<td>1</td>" in page and "<p>Some numbers:</p>" in page and "<p>A closing remark.</p>" in page
 
 
 def test_shipped_checkpoints_stand_in_only_for_the_default_corpora():
-    from nomocap.experiments.common import SHIPPED, ExperimentConfig, shipped
-
     small = ExperimentConfig(preset="small")
     for kind, domain, tag in [("base", "h", "base_small_mdm_guo"), ("retrieval", "k", "reward_small"),
                               ("retrieval", "h", "reward_small_h"), ("evaluator", "k", "evaluator_small"),
@@ -192,10 +191,6 @@ def test_shipped_checkpoints_stand_in_only_for_the_default_corpora():
 def _foreign_corpora(root):
     """Tiny h and k corpora in the HumanML3D layout whose captions the judge cannot read (as a real data set's
     would be): each caption replaced by a phrase outside the embedded grammar, tokens and times kept."""
-    import hashlib
-
-    from nomocap.data.synth.corpus import synthesize
-
     folders = {}
     for domain, size in (("h", 150), ("k", 100)):
         folders[domain] = synthesize(root / f"mocap_{domain}", domain, size, 0, force=True)
@@ -210,8 +205,6 @@ def _foreign_corpora(root):
 
 
 def test_cross_dataset_on_corpus_folders_with_prompts_the_judge_cannot_read(tmp_path):
-    from nomocap.data.prompts import load_prompts, write_annotations
-
     source, target = _foreign_corpora(tmp_path)
     write_annotations(target, tmp_path / "prompts")
     out = tmp_path / "xd"
@@ -233,12 +226,6 @@ def test_cross_dataset_on_corpus_folders_with_prompts_the_judge_cannot_read(tmp_
 
 
 def test_a_corpus_folder_that_cannot_serve_fails_before_any_work(tmp_path):
-    import shutil
-
-    import numpy as np
-
-    from nomocap.data.synth.corpus import synthesize
-
     target = tmp_path / "k"
     synthesize(target, "k", 100, 0, force=True)
 
@@ -275,11 +262,6 @@ def test_leave_one_out_on_a_corpus_folder_without_the_class_fails_before_pretrai
 
 def _kit_corpus(root, seed: int):
     """A tiny corpus in KIT-ML's own format (21 joints in mm, 12.5 fps, 251-d features) of random smooth motions."""
-    import numpy as np
-    from conftest import random_motion
-
-    from nomocap.motion.features import joints_to_features
-
     (root / "new_joint_vecs").mkdir(parents=True)
     (root / "texts").mkdir()
     verbs = ["walks forward", "waves", "jumps", "turns around", "kicks", "sits down", "runs", "claps"]

@@ -84,15 +84,14 @@ def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:
 def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None) -> dict:
     console = console or Console()
     out = Path(out)
-    skeletons = {d: domain_skeleton(d) for d in (cfg.source, cfg.target)}  # folders checked before any work
-    source_skeleton, target_skeleton = skeletons[cfg.source].name, skeletons[cfg.target].name
-    if source_skeleton != target_skeleton:
-        raise CorpusError(f"the source {cfg.source} ({source_skeleton}) and the target {cfg.target} "
-                          f"({target_skeleton}) are on different skeletons: a model pretrained on one cannot "
+    source_skeleton, target_skeleton = domain_skeleton(cfg.source), domain_skeleton(cfg.target)  # before any work
+    if source_skeleton.name != target_skeleton.name:
+        raise CorpusError(f"the source {cfg.source} ({source_skeleton.name}) and the target {cfg.target} "
+                          f"({target_skeleton.name}) are on different skeletons: a model pretrained on one cannot "
                           "be evaluated on the other; give the target in the source's representation")
     # A missing, empty or malformed prompt source fails here; an annotations file's seconds are read at the base
     # model's frame rate.
-    own_prompts = load_prompts(cfg.prompts, "train", fps=skeletons[cfg.source].fps) if cfg.prompts else None
+    own_prompts = load_prompts(cfg.prompts, "train", fps=source_skeleton.fps) if cfg.prompts else None
     out.mkdir(parents=True, exist_ok=True)
     data = {d: corpus_stage(out, d, cfg.preset, cfg.data_seed, console) for d in (cfg.source, cfg.target)}
     src, tgt = data[cfg.source], data[cfg.target]

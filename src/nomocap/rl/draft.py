@@ -135,8 +135,7 @@ class DRaFTTrainer(AdapterTrainer):
                               keep_trajectory=cfg.denoiser_anchor_coef > 0)
         features = pipe.normalizer.denormalize(samples.features)
         rewards = self.reward.differentiable(features, samples.mask, texts)
-        held = self.replay_mask(len(prompts)) if cfg.replay_anchor_coef > 0 else torch.zeros(len(prompts), dtype=bool)
-        held = held.to(rewards.device)
+        held = (self.replay_mask(len(prompts)) & (cfg.replay_anchor_coef > 0)).to(rewards.device)
         own = ~held
         loss = -rewards[own].mean() if own.any() else rewards.sum() * 0.0
         scores = rewards.detach()

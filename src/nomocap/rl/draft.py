@@ -62,8 +62,6 @@ class DRaFTConfig:
     # latent models: the VAE decoder's adapters train too (the reward's gradient reaches them through the decoding);
     # off, the denoiser alone adapts, as under DDPO, and the decoder's reconstruction of the source bounds the FID
     adapt_decoder: bool = False
-    # with adapt_decoder: the decoder's adapters learn at lr * this (0: they stay at zero while the denoiser adapts)
-    decoder_lr_scale: float = 1.0
     # > 0: the replayed source prompts leave the reward out and are held to the base's motion by this weight instead
     # (the target's reward model would score them by the target's style: what made the adapted decoder forget)
     replay_anchor_coef: float = 0.0
@@ -99,10 +97,6 @@ class DRaFTTrainer(AdapterTrainer):
             raise ValueError(f"adapter_steps must lie in [0, steps={cfg.steps}], got {cfg.adapter_steps}")
         if cfg.adapt_decoder and pipe.frame_space:
             raise ValueError("adapt_decoder trains a latent model's VAE decoder; this base has none (use --arch mld)")
-        if cfg.decoder_lr_scale != 1.0 and not cfg.adapt_decoder:
-            raise ValueError("decoder_lr_scale sets the VAE decoder's learning rate: it needs adapt_decoder=true")
-        if cfg.decoder_lr_scale < 0:
-            raise ValueError(f"decoder_lr_scale must be >= 0, got {cfg.decoder_lr_scale}")
         super().__init__(pipe, reward, prompts, cfg, out, base_run, replay, val_prompts, console, run_config)
         for name, param in self.policy.named_parameters():
             # A latent model's VAE has adapters too (the same layer names). By default the comparison adapts the
@@ -110,12 +104,6 @@ class DRaFTTrainer(AdapterTrainer):
             if ".vae." in name and not (cfg.adapt_decoder and ".vae.decoder." in name):
                 param.requires_grad_(False)
         self.make_optimizer()
-        if cfg.decoder_lr_scale != 1.0:
-            decoder = {id(p) for n, p in self.policy.named_parameters() if ".vae.decoder." in n}
-            self.opt = torch.optim.AdamW(
-                [{"params": [p for p in self.params if id(p) not in decoder]},
-                 {"params": [p for p in self.params if id(p) in decoder], "lr": cfg.lr * cfg.decoder_lr_scale}],
-                lr=cfg.lr, weight_decay=0.0)
         self.sampler = pipe.sampler(cfg.sampler, cfg.steps)
         if cfg.adapter_steps:
             # The adapter may change what a motion becomes, while every later, low-noise step is the base's own.

@@ -148,11 +148,16 @@ def load_prompts(source: str | Path, split: str = "train", category: str | None 
     return prompts_from_file(source)
 
 
+def replay_count(n: int, replay_fraction: float, replay: list[Prompt] | None) -> int:
+    """How many of ``n`` drawn prompts ``draw_with_replay`` takes from ``replay`` (none if it is empty)."""
+    return int(round(replay_fraction * n)) if replay else 0
+
+
 def draw_with_replay(prompts: list[Prompt], replay: list[Prompt], n: int, replay_fraction: float,
                      rng: np.random.Generator) -> list[Prompt]:
     """``n`` prompts, a ``replay_fraction`` of them from ``replay`` (none if it is empty), the rest from
-    ``prompts``; without replacement unless a pool is smaller than its share."""
-    n_replay = int(round(replay_fraction * n)) if replay else 0
+    ``prompts`` and before them; without replacement unless a pool is smaller than its share."""
+    n_replay = replay_count(n, replay_fraction, replay)
     own = n - n_replay
     picks = [prompts[i] for i in rng.choice(len(prompts), own, replace=len(prompts) < own)]
     return picks + [replay[i] for i in rng.choice(len(replay), n_replay, replace=len(replay) < n_replay)]

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from nomocap.data.prompts import Prompt, draw_with_replay
+from nomocap.data.prompts import Prompt, draw_with_replay, replay_count
 from nomocap.pipeline import MotionPipeline, Samples
 from nomocap.rewards import DifferentiableReward
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
@@ -118,8 +118,7 @@ class DRaFTTrainer(AdapterTrainer):
 
     def replay_mask(self, n: int) -> torch.Tensor:
         """Which of ``n`` drawn prompts are replayed source prompts (``draw_with_replay`` puts them last)."""
-        n_replay = int(round(self.cfg.replay_fraction * n)) if self.replay else 0
-        return torch.arange(n) >= n - n_replay
+        return torch.arange(n) >= n - replay_count(n, self.cfg.replay_fraction, self.replay)
 
     def loss(self, prompts: list[Prompt], generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         """``-mean reward + anchor_coef * anchor`` of one sample per prompt, with its graph; and what to log. With

@@ -52,6 +52,15 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "draft_s0" / "best" / "adapter_model.safetensors").exists()
     assert "| Fine-tuned by DRaFT (reward gradient) |" in (tmp_path / "results.md").read_text()
+    # Evaluation only: adapters scaled to 0 are the base model, and the fine-tuning stage is reused as it was.
+    draft_marker = (tmp_path / "draft_s0" / ".stage.json").read_text()
+    result = runner.invoke(app, args + ["--method", "draft", "--adapter-scale", "0"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "draft_s0" / ".stage.json").read_text() == draft_marker
+    scaled = json.loads((tmp_path / "results.json").read_text())
+    for metric in ("fid", "mm_dist", "diversity"):
+        assert scaled["finetuned"][metric]["mean"] == pytest.approx(scaled["base"][metric]["mean"], rel=1e-5), metric
+    assert "| Fine-tuned by DRaFT (reward gradient), adapters × 0 |" in (tmp_path / "results.md").read_text()
     # The reward model trained on source and target together: the merged corpus and its reward are stages too.
     result = runner.invoke(app, args + ["--reward-data", "both"])
     assert result.exit_code == 0, result.output
@@ -71,6 +80,13 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
 def test_an_unknown_arch_fails_before_any_corpus_is_made(tmp_path, command):
     result = runner.invoke(app, command + ["--arch", "unet", "--preset", "tiny", "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "unknown --arch 'unet'" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_bad_adapter_scale_fails_before_any_corpus_is_made(tmp_path):
+    result = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", "--adapter-scale", "-1",
+                                 "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "--adapter-scale must be a finite number >= 0" in result.output
     assert not (tmp_path / "x").exists()
 
 

@@ -1,10 +1,12 @@
 """`nomocap merge-adapter`: the merged run samples as base + adapter (both architectures), the base is untouched,
-and a gated adapter, an adapter of another base or an occupied --out are refused before anything is written."""
+and a gated adapter, an adapter of another base or an occupied --out are refused before anything is written;
+`--adapter-scale` moves the weights along the line from the base to the fine-tuned model."""
 
 import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from nomocap.checkpoint import load_config, load_tensors
@@ -86,3 +88,50 @@ def test_bad_merges_are_refused_before_writing(bases, tmp_path):
     assert merge(bases["mdm"], adapter, occupied, "--force").exit_code == 0
     assert not (occupied / "keep.txt").exists()
     assert json.loads((occupied / "config.json").read_text())["kind"] == "denoiser"
+
+
+@pytest.mark.parametrize("arch", ["mdm", "mld"])
+def test_a_scaled_merge_is_the_base_plus_scaled_low_rank_update(bases, tmp_path, arch):
+    """The oracle, from the files alone: W' = W + s * B @ A * alpha / r for every adapted layer, the rest unchanged."""
+    base = bases[arch]
+    adapter = make_adapter(base, tmp_path / "adapter")
+    lora = load_file(str(adapter / "adapter_model.safetensors"))
+    alpha_over_r = json.loads((adapter / "adapter_config.json").read_text())["lora_alpha"] / 4
+    before = load_tensors(base / "model.safetensors")
+    for s in (0.0, 0.4):
+        assert merge(base, adapter, tmp_path / f"m{s}", "--adapter-scale", str(s)).exit_code == 0
+        after = load_tensors(tmp_path / f"m{s}" / "model.safetensors")
+        expected = dict(before)
+        for key in (k for k in lora if ".lora_A." in k):
+            layer = key.removeprefix("base_model.").removesuffix(".lora_A.weight")
+            expected[f"{layer}.weight"] = before[f"{layer}.weight"] + s * alpha_over_r * (
+                lora[key.replace("lora_A", "lora_B")] @ lora[key])
+        assert after.keys() == expected.keys()
+        for key in expected:
+            torch.testing.assert_close(after[key], expected[key], atol=1e-6, rtol=1e-5, msg=key)
+        assert load_config(tmp_path / f"m{s}", kind="denoiser")["merged_adapter"]["scale"] == s
+
+
+def test_the_scale_acts_at_inference_as_in_the_merge(bases, tmp_path):
+    base = bases["mld"]
+    adapter = make_adapter(base, tmp_path / "adapter")
+    assert merge(base, adapter, tmp_path / "half", "--adapter-scale", "0.5").exit_code == 0
+    scaled = MotionPipeline.from_run(base, adapter=adapter, adapter_scale=0.5)
+    merged, plain = MotionPipeline.from_run(tmp_path / "half"), MotionPipeline.from_run(base)
+    zero = MotionPipeline.from_run(base, adapter=adapter, adapter_scale=0.0)
+
+    def sample(pipe):
+        return pipe.sample(["a person jumps twice"], [40], pipe.sampler("dpm++", 10), 2.5,
+                           torch.Generator().manual_seed(0)).features
+
+    with torch.no_grad():
+        torch.testing.assert_close(sample(scaled), sample(merged), atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(sample(zero), sample(plain), atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("scale", ["-0.5", "nan"])
+def test_a_bad_scale_is_refused_before_writing(bases, tmp_path, scale):
+    adapter = make_adapter(bases["mdm"], tmp_path / "adapter")
+    result = merge(bases["mdm"], adapter, tmp_path / "out", "--adapter-scale", scale)
+    assert result.exit_code == 2 and "--adapter-scale" in result.output
+    assert not (tmp_path / "out").exists()

@@ -82,7 +82,8 @@ class MotionPipeline:
 
     @classmethod
     def from_run(cls, run: str | Path, device: str = "cpu", cache_dir: str | Path | None = None,
-                 adapter: str | Path | None = None) -> MotionPipeline:
+                 adapter: str | Path | None = None, adapter_scale: float = 1.0) -> MotionPipeline:
+        """The run's denoiser (with ``adapter``, its change times ``adapter_scale``: see ``lora.scale_adapter``)."""
         from nomocap.models.registry import load_denoiser, normalizer_tensors
 
         model, config = load_denoiser(run)
@@ -90,7 +91,7 @@ class MotionPipeline:
         if adapter is not None:
             from nomocap.models.lora import adapter_metadata, load_adapter
 
-            model = load_adapter(model, adapter, run)
+            model = load_adapter(model, adapter, run, adapter_scale)
             min_timestep = adapter_metadata(adapter).get("min_timestep")
         mean, std = normalizer_tensors(run)
         encoder = load_text_encoder(config["text_encoder"], cache_dir, exact=True)

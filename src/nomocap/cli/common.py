@@ -21,6 +21,8 @@ def fail(message: str, code: int = 2) -> None:
 
 
 DEVICE_HELP = "auto (a GPU when there is one), cpu, cuda or cuda:N"
+ADAPTER_SCALE_HELP = ("the adapter's weight change times this: 0 is the base, 1 the fine-tuned model, in between a "
+                      "trade of the gain against what the base knew")
 
 
 def resolve_device(name: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from nomocap.cli.common import DEVICE_HELP, app, console, fail, resolve_device
+from nomocap.cli.common import ADAPTER_SCALE_HELP, DEVICE_HELP, app, console, fail, resolve_device
 from nomocap.data.humanml import CorpusError
 
 
@@ -70,6 +70,7 @@ def judge_model(
     model: Path = typer.Option(..., help="pretraining run"),
     data: Path = typer.Option(..., help="embedded corpus whose captions are generated and judged"),
     adapter: Path = typer.Option(None, help="LoRA adapter folder"),
+    adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP),
     split: str = typer.Option("test", help="split"),
     limit: int = typer.Option(256, help="captions to judge (a seeded random subset)"),
     sampler: str = typer.Option("dpm++", help="sampler"),
@@ -87,7 +88,7 @@ def judge_model(
     from nomocap.pipeline import MotionPipeline
 
     try:
-        pipe = MotionPipeline.from_run(model, adapter=adapter)
+        pipe = MotionPipeline.from_run(model, adapter=adapter, adapter_scale=adapter_scale)
         result = judge_accuracy(pipe, data, split, limit, sampler, steps, guidance, seed)
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))
@@ -101,6 +102,7 @@ def evaluate_cmd(
     data: Path = typer.Option(..., help="corpus whose split is evaluated"),
     model: Path = typer.Option(None, help="pretraining run; omitted: only the ground-truth row"),
     adapter: Path = typer.Option(None, help="LoRA adapter folder from finetune"),
+    adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP),
     split: str = typer.Option("test", help="split to evaluate"),
     preset: str = typer.Option("small", help="protocol size: tiny, small or paper (20 replications)"),
     replications: int = typer.Option(None, help="override the preset's replications"),
@@ -127,8 +129,9 @@ def evaluate_cmd(
         eval_set = EvalSet(data, split, ev)
         rows = {"Ground truth": evaluate(ev, data, cfg, None, split, console, eval_set)}
         if model is not None:
-            pipe = MotionPipeline.from_run(model, resolve_device(device), adapter=adapter)
-            name = model.name + (f" + {adapter.name}" if adapter else "")
+            pipe = MotionPipeline.from_run(model, resolve_device(device), adapter=adapter, adapter_scale=adapter_scale)
+            name = model.name + (f" + {adapter.name}" if adapter else "") + (
+                f" × {adapter_scale:g}" if adapter and adapter_scale != 1.0 else "")
             if best_of > 1:
                 from nomocap.rewards.best_of_n import BestOfN
                 from nomocap.rewards.retrieval import RetrievalReward

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import typer
 
-from nomocap.cli.common import DEVICE_HELP, METHOD_HELP, SET_HELP, app, console, fail, parse_settings, resolve_device
+from nomocap.cli.common import (
+    ADAPTER_SCALE_HELP,
+    DEVICE_HELP,
+    METHOD_HELP,
+    SET_HELP,
+    app,
+    console,
+    fail,
+    parse_settings,
+    resolve_device,
+)
 from nomocap.data.humanml import CorpusError
 
 
@@ -34,6 +44,8 @@ def experiment(
     method: str = typer.Option("ddpo", help=METHOD_HELP),
     settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
     device: str = typer.Option("auto", help=DEVICE_HELP + "; not a stage setting: finished stages are reused"),
+    adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP + "; evaluation only: finished fine-tuning "
+                                        "stages are reused"),
 ) -> None:
     """Run one of the paper's experiments end to end and write results.json, results.md and report.html.
 
@@ -57,14 +69,15 @@ def experiment(
                                                    seeds=seed_list, use_shipped=not from_scratch,
                                                    contrastive=contrastive, finetune=overrides, best_of=best_of,
                                                    method=method, device=where, reward_data=reward_data,
-                                                   prompts=str(prompts) if prompts else None)
+                                                   prompts=str(prompts) if prompts else None,
+                                                   adapter_scale=adapter_scale)
             cross_dataset.run(out, cfg, console)
         else:
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)
             loo = leave_one_out.LeaveOneOutConfig(preset=preset, arch=arch, repr=repr, domain=source,
                                                   categories=chosen, seeds=seed_list, use_shipped=not from_scratch,
                                                   contrastive=contrastive, finetune=overrides, method=method,
-                                                  device=where)
+                                                  device=where, adapter_scale=adapter_scale)
             leave_one_out.run(out, loo, console)
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from nomocap.cli.common import DEVICE_HELP, app, console, fail, resolve_device
+from nomocap.cli.common import ADAPTER_SCALE_HELP, DEVICE_HELP, app, console, fail, resolve_device
 
 
 @app.command("generate")
@@ -16,6 +16,7 @@ def generate(
     model: Path = typer.Option(..., help="pretraining run folder"),
     out: Path = typer.Option(..., "--out", "-o", help="x.npy (joints; features with --features), x.gif, x.mp4, x.bvh"),
     adapter: Path = typer.Option(None, help="LoRA adapter folder from finetune (e.g. RUN/best)"),
+    adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP),
     length: float = typer.Option(None, help="seconds (default 6 s); at most 9.8 s"),
     sampler: str = typer.Option("dpm++", help="dpm++ (2M), sde-dpm++, ddim or ddpm"),
     steps: int = typer.Option(10, help="denoising steps"),
@@ -35,7 +36,7 @@ def generate(
     from nomocap.pipeline import MotionPipeline, frames_for
 
     try:
-        pipe = MotionPipeline.from_run(model, resolve_device(device), model / ".text_cache", adapter)
+        pipe = MotionPipeline.from_run(model, resolve_device(device), model / ".text_cache", adapter, adapter_scale)
         frames = frames_for(length, pipe.fps)
         texts = [p for p in prompts for _ in range(num_samples)]
         samples = pipe.sample(texts, [frames] * len(texts), pipe.sampler(sampler, steps), guidance,

@@ -7,7 +7,17 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from nomocap.cli.common import DEVICE_HELP, METHOD_HELP, SET_HELP, app, console, fail, parse_settings, resolve_device
+from nomocap.cli.common import (
+    ADAPTER_SCALE_HELP,
+    DEVICE_HELP,
+    METHOD_HELP,
+    SET_HELP,
+    app,
+    console,
+    fail,
+    parse_settings,
+    resolve_device,
+)
 from nomocap.data.humanml import CorpusError
 
 
@@ -188,6 +198,7 @@ def merge_adapter_cmd(
     adapter: Path = typer.Option(..., help="a fine-tuned adapter folder (OUT/best or OUT/adapter of finetune)"),
     out: Path = typer.Option(..., "--out", "-o", help="run folder to write: the base with the adapter merged in"),
     force: bool = typer.Option(False, help="replace a folder already in --out"),
+    adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP),
 ) -> None:
     """Merge a LoRA adapter into its base's weights: a plain base run that generate, evaluate and a second
     finetune read without the adapter (e.g. to fine-tune a fine-tuned model again, or to ship one file).
@@ -198,10 +209,11 @@ def merge_adapter_cmd(
     from nomocap.models.lora import merge_adapter
 
     try:
-        merge_adapter(model, adapter, out, force)
+        merge_adapter(model, adapter, out, force, adapter_scale)
     except (ValueError, CheckpointError) as err:
         fail(str(err))
-    console.print(f"wrote {out} ({model} with {adapter} merged in)")
+    scaled = f" × {adapter_scale:g}" if adapter_scale != 1.0 else ""
+    console.print(f"wrote {out} ({model} with {adapter}{scaled} merged in)")
 
 
 def _run_paths(runs: list[Path]) -> str | list[str]:

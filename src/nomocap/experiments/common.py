@@ -17,6 +17,7 @@ from nomocap.data.merge import merge_corpora
 from nomocap.data.prompts import Prompt
 from nomocap.data.synth.corpus import synthesize
 from nomocap.experiments.stages import run_stage
+from nomocap.models.lora import check_adapter_scale
 from nomocap.models.registry import ARCHS
 from nomocap.motion.skeleton import T2M, Skeleton
 from nomocap.pipeline import MotionPipeline
@@ -51,10 +52,12 @@ class ExperimentConfig:
     method: str = "ddpo"  # or the comparisons: "raft" (rl/raft.py), "draft" (reward gradient, rl/draft.py)
     finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] ([raft], [draft]) table
     device: str = "cpu"  # where models train and sample; not a stage setting (a finished stage stays valid)
+    adapter_scale: float = 1.0  # the fine-tuned rows' adapters scaled (lora.scale_adapter); evaluation only
 
     def __post_init__(self) -> None:  # before any corpus is made
         if self.arch not in ARCHS:
             raise ValueError(f"unknown --arch {self.arch!r}: choose {' or '.join(ARCHS)}")
+        check_adapter_scale(self.adapter_scale)
 
     def finetune_config(self, seed: int) -> FinetuneConfig:
         return method_config(self.method, self.preset, self.arch, **{**self.finetune, "seed": seed})
@@ -67,7 +70,8 @@ class ExperimentConfig:
     @property
     def method_label(self) -> str:
         """How tables name the fine-tuned rows' method."""
-        return {"ddpo": "(ours)", "raft": "by RAFT (comparison)", "draft": "by DRaFT (reward gradient)"}[self.method]
+        label = {"ddpo": "(ours)", "raft": "by RAFT (comparison)", "draft": "by DRaFT (reward gradient)"}[self.method]
+        return label + (f", adapters × {self.adapter_scale:g}" if self.adapter_scale != 1.0 else "")
 
 
 def shipped(kind: str, domain: str, cfg: ExperimentConfig) -> Path | None:

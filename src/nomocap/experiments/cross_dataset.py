@@ -121,7 +121,7 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     protocol = ProtocolConfig.from_preset(cfg.preset)
     eval_set = EvalSet(tgt, "test", evaluator)
     base_pipe = MotionPipeline.from_run(base, dev)
-    tuned = [MotionPipeline.from_run(base, dev, adapter=a / "best") for a in adapters]
+    tuned = [MotionPipeline.from_run(base, dev, adapter=a / "best", adapter_scale=cfg.adapter_scale) for a in adapters]
     rows = _table_rows(evaluator, tgt, eval_set, protocol, base_pipe, tuned, console)
     if cfg.best_of > 1:
         ranked = BestOfN(base_pipe, RetrievalReward.from_run(reward, cfg.contrastive), cfg.best_of)

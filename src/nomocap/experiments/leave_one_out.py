@@ -80,7 +80,8 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
                     for seed in cfg.seeds]
         eval_set = EvalSet(data, "test", evaluator, category=category)
         full_pipe, without_pipe = MotionPipeline.from_run(full, dev), MotionPipeline.from_run(without, dev)
-        tuned = [MotionPipeline.from_run(without, dev, adapter=a / "best") for a in adapters]
+        tuned = [MotionPipeline.from_run(without, dev, adapter=a / "best", adapter_scale=cfg.adapter_scale)
+                 for a in adapters]
         rows = {"ground_truth": evaluate(evaluator, data, protocol, None, console=console, eval_set=eval_set),
                 "full": evaluate(evaluator, data, protocol, full_pipe, console=console, eval_set=eval_set),
                 "without": evaluate(evaluator, data, protocol, without_pipe, console=console, eval_set=eval_set),

@@ -6,6 +6,7 @@ peft folder (``adapter_config.json`` + ``adapter_model.safetensors``), loadable 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -43,8 +44,29 @@ def load_lora(model: nn.Module, adapter_dir: str | Path, trainable: bool = False
     return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=trainable)
 
 
-def load_adapter(model: nn.Module, adapter_dir: str | Path, base_run: str | Path) -> PeftModel:
-    """Attach a fine-tuned adapter for inference, refusing one trained on another base model."""
+def check_adapter_scale(scale: float) -> None:
+    if not (math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"--adapter-scale must be a finite number >= 0 (0: the base, 1: the adapter), got {scale}")
+
+
+def scale_adapter(model: PeftModel, scale: float) -> PeftModel:
+    """Multiply every adapter's weight change by ``scale``: 0 gives the base model, 1 the fine-tuned one.
+
+    A LoRA update is ``B @ A * alpha / r``, linear in ``B``, so scaling ``B`` moves the weights along the straight
+    line from the base to the fine-tuned model (WiSE-FT's interpolation) — in between it trades what fine-tuning
+    gained against what the base knew; above 1 it extrapolates.
+    """
+    check_adapter_scale(scale)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.mul_(scale)
+    return model
+
+
+def load_adapter(model: nn.Module, adapter_dir: str | Path, base_run: str | Path, scale: float = 1.0) -> PeftModel:
+    """Attach a fine-tuned adapter for inference (its change scaled by ``scale``), refusing one trained on another
+    base model."""
     from nomocap.checkpoint import CheckpointError, load_tensors
 
     adapter_dir = Path(adapter_dir)
@@ -55,11 +77,13 @@ def load_adapter(model: nn.Module, adapter_dir: str | Path, base_run: str | Path
         raise CheckpointError(f"{adapter_dir} was trained on another base model than {base_run}")
     peft_model = load_lora(model, adapter_dir)
     peft_model.eval()
-    return peft_model
+    return scale_adapter(peft_model, scale) if scale != 1.0 else peft_model
 
 
-def merge_adapter(base_run: str | Path, adapter_dir: str | Path, out: str | Path, force: bool = False) -> Path:
-    """Write a run folder whose weights are ``base_run``'s with the adapter merged in (peft's ``merge_and_unload``).
+def merge_adapter(base_run: str | Path, adapter_dir: str | Path, out: str | Path, force: bool = False,
+                  scale: float = 1.0) -> Path:
+    """Write a run folder whose weights are ``base_run``'s with the adapter (its change times ``scale``) merged in
+    (peft's ``merge_and_unload``).
 
     The result is a plain base run: ``generate``, ``evaluate`` and a second ``finetune`` read it like any other,
     and it needs neither peft nor the adapter folder. A gated adapter (``min_timestep``) acts at some noise levels
@@ -75,7 +99,7 @@ def merge_adapter(base_run: str | Path, adapter_dir: str | Path, out: str | Path
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise CheckpointError(f"{out} exists and is not empty; remove it, choose another --out or pass --force")
     model, config = load_denoiser(base_run)
-    adapted = load_adapter(model, adapter_dir, base_run)
+    adapted = load_adapter(model, adapter_dir, base_run, scale)
     gate = adapter_metadata(adapter_dir).get("min_timestep")
     if gate is not None:
         raise CheckpointError(f"{adapter_dir} acts only at timesteps >= {gate} (a gated adapter): merged weights would "
@@ -84,6 +108,7 @@ def merge_adapter(base_run: str | Path, adapter_dir: str | Path, out: str | Path
     tensors = load_tensors(base_run / "model.safetensors")  # normalisation statistics ride along unchanged
     tensors.update({f"model.{k}": v for k, v in merged.state_dict().items()})
     config["merged_adapter"] = {"adapter": str(adapter_dir.resolve()), "base_run": str(base_run.resolve()),
+                                "scale": scale,
                                 "adapter_config": json.loads((adapter_dir / "adapter_config.json").read_text())}
     with folder_in_place(out) as tmp:
         save_tensors(tmp / "model.safetensors", tensors)

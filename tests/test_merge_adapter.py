@@ -129,6 +129,11 @@ def test_the_scale_acts_at_inference_as_in_the_merge(bases, tmp_path):
         torch.testing.assert_close(sample(zero), sample(plain), atol=1e-6, rtol=1e-6)
 
 
+def test_a_scale_without_an_adapter_is_an_error(bases):
+    with pytest.raises(ValueError, match="give it with --adapter"):
+        MotionPipeline.from_run(bases["mdm"], adapter_scale=0.5)
+
+
 @pytest.mark.parametrize("scale", ["-0.5", "nan"])
 def test_a_bad_scale_is_refused_before_writing(bases, tmp_path, scale):
     adapter = make_adapter(bases["mdm"], tmp_path / "adapter")

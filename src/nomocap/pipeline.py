@@ -86,6 +86,8 @@ class MotionPipeline:
         """The run's denoiser (with ``adapter``, its change times ``adapter_scale``: see ``lora.scale_adapter``)."""
         from nomocap.models.registry import load_denoiser, normalizer_tensors
 
+        if adapter is None and adapter_scale != 1.0:
+            raise ValueError("--adapter-scale scales a fine-tuned adapter: give it with --adapter DIR")
         model, config = load_denoiser(run)
         min_timestep = None
         if adapter is not None:

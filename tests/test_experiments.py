@@ -23,8 +23,9 @@ runner = CliRunner()
 
 
 def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
-    args = ["experiment", "cross-dataset", "--preset", "tiny", "--arch", "mdm", "--out", str(tmp_path), "--seeds",
-            "0", "--from-scratch", "--best-of", "2"]
+    tiny = ["experiment", "cross-dataset", "--preset", "tiny", "--arch", "mdm", "--out", str(tmp_path), "--seeds",
+            "0", "--from-scratch"]
+    args = tiny + ["--best-of", "2"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "results.json").read_text())
@@ -52,8 +53,27 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "draft_s0" / "best" / "adapter_model.safetensors").exists()
     assert "| Fine-tuned by DRaFT (reward gradient) |" in (tmp_path / "results.md").read_text()
-    # Evaluation only: adapters scaled to 0 are the base model, and the fine-tuning stage is reused as it was.
+    # A second pretrained base: its own pretraining and fine-tuning stages, the first base's reused as they were.
+    one_base = json.loads((tmp_path / "results.json").read_text())
     draft_marker = (tmp_path / "draft_s0" / ".stage.json").read_text()
+    result = runner.invoke(app, tiny + ["--method", "draft", "--base-seeds", "0,1"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "draft_s0" / ".stage.json").read_text() == draft_marker
+    assert json.loads((tmp_path / "base_seed1" / ".stage.json").read_text())["config"]["seed"] == 1
+    assert "seed" not in json.loads((tmp_path / "base" / ".stage.json").read_text())["config"]
+    assert (tmp_path / "draft_b1_s0" / "best" / "adapter_model.safetensors").exists()
+    assert (tmp_path / "base_seed1" / "model.safetensors").read_bytes() != (tmp_path / "base" /
+                                                                            "model.safetensors").read_bytes()
+    two_bases = json.loads((tmp_path / "results.json").read_text())
+    paired = two_bases["judge_paired"]
+    assert paired["bases"] == 2 and paired["models"] == 2
+    assert paired["per_base"][0]["delta"] == pytest.approx(one_base["judge_paired"]["delta"])
+    assert paired["delta"] == pytest.approx(np.mean([b["delta"] for b in paired["per_base"]]))
+    # The base row pools the two bases' means (1.96·std/√2): the second base's mean follows from the first's.
+    first, pooled = one_base["base"]["fid"]["mean"], two_bases["base"]["fid"]
+    assert pooled["ci"] == pytest.approx(1.96 * abs(2 * pooled["mean"] - 2 * first) / 2 / np.sqrt(2))
+    assert "Pretrained on h (2 bases)" in (tmp_path / "results.md").read_text()
+    # Evaluation only: adapters scaled to 0 are the base model, and the fine-tuning stage is reused as it was.
     result = runner.invoke(app, args + ["--method", "draft", "--adapter-scale", "0"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "draft_s0" / ".stage.json").read_text() == draft_marker
@@ -83,10 +103,14 @@ def test_an_unknown_arch_fails_before_any_corpus_is_made(tmp_path, command):
     assert not (tmp_path / "x").exists()
 
 
-def test_a_bad_adapter_scale_fails_before_any_corpus_is_made(tmp_path):
-    result = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", "--adapter-scale", "-1",
+@pytest.mark.parametrize("option, message", [
+    (["--adapter-scale", "-1"], "--adapter-scale must be a finite number >= 0"),
+    (["--base-seeds", "0,0"], "give distinct non-negative pretraining seeds"),
+    (["--base-seeds", "0,a"], "give comma-separated integers")])
+def test_a_bad_option_fails_before_any_corpus_is_made(tmp_path, option, message):
+    result = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", *option,
                                  "--out", str(tmp_path / "x")])
-    assert result.exit_code != 0 and "--adapter-scale must be a finite number >= 0" in result.output
+    assert result.exit_code != 0 and message in " ".join(result.output.split())
     assert not (tmp_path / "x").exists()
 
 

@@ -6,7 +6,7 @@ import pytest
 from nomocap.data.humanml import load_corpus
 from nomocap.data.prompts import load_prompts
 from nomocap.data.synth.judge import judge_batch
-from nomocap.eval.protocol import judge_difference, judge_prompts, paired_judge
+from nomocap.eval.protocol import judge_difference, judge_difference_over_bases, judge_prompts, paired_judge
 from nomocap.experiments.common import judge_paired_note
 from nomocap.motion.features import features_to_joints
 from nomocap.pipeline import MotionPipeline
@@ -53,6 +53,36 @@ def test_per_attribute_difference_against_each_models_per_attribute_accuracy(tin
              if abs(row["delta"]) > row["ci"]]
     assert moved and all(name in note for name in moved)  # a wrong motion per caption loses attributes
     assert "No single attribute" in judge_paired_note(judge_difference(captions, real, [real]), "k")
+
+
+def test_judge_difference_over_bases_against_one_base_and_the_closed_form(tiny_runs):
+    data, _, _ = tiny_runs
+    corpus = load_corpus(data, "test")
+    captions = [it.texts[0].text for it in corpus.items]
+    real = [features_to_joints(it.features, corpus.skeleton) for it in corpus.items]
+    wrong = real[1:] + real[:1]
+    lost = judge_difference(captions, real, [wrong])
+    assert lost["delta"] < 0 and lost["ci"] > 0
+    # Two bases that are the same motions: averaging over the bases is averaging over their fine-tuned models.
+    same_base = judge_difference_over_bases(captions, [(real, [wrong]), (real, [real])])
+    pooled = judge_difference(captions, real, [wrong, real])
+    assert same_base["delta"] == pytest.approx(pooled["delta"]) and same_base["models"] == 2
+    assert same_base["ci_captions"] == pytest.approx(pooled["ci"])
+    assert same_base["per_attribute"].keys() == pooled["per_attribute"].keys()
+    for name, row in pooled["per_attribute"].items():
+        assert same_base["per_attribute"][name] == pytest.approx(row), name
+    assert [b["delta"] for b in same_base["per_base"]] == pytest.approx([lost["delta"], 0.0])
+    # Closed form: opposite changes on two bases cancel caption by caption; the bases disagree by 2·|delta|.
+    opposite = judge_difference_over_bases(captions, [(real, [wrong]), (wrong, [real])])
+    assert opposite["delta"] == pytest.approx(0.0) and opposite["ci_captions"] == pytest.approx(0.0)
+    assert opposite["ci_bases"] == pytest.approx(1.96 * abs(lost["delta"]) / np.sqrt(2))
+    assert opposite["ci"] == opposite["ci_bases"] and opposite["bases"] == 2
+    assert [b["ci"] for b in opposite["per_base"]] == pytest.approx([lost["ci"]] * 2)
+    note = judge_paired_note(opposite, "k")
+    assert "Over 2 pretrained bases" in note and f"{lost['delta']:+.3f}" in note
+    assert "per_base" not in judge_difference_over_bases(captions, [(real, [wrong])])  # one base: as before
+    with pytest.raises(ValueError, match="at least one fine-tuned model per base"):
+        judge_difference_over_bases(captions, [(real, [wrong]), (real, [])])
 
 
 def test_paired_judge_of_a_model_against_itself_is_exactly_zero(tiny_runs):

@@ -20,6 +20,14 @@ from nomocap.cli.common import (
 from nomocap.data.humanml import CorpusError
 
 
+def seed_values(text: str) -> list[int]:
+    """``0,1,2`` as a list of seeds; anything else fails saying what a seed list looks like."""
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise ValueError(f"seeds {text!r}: give comma-separated integers, e.g. 0,1,2") from None
+
+
 @app.command("experiment")
 def experiment(
     name: str = typer.Argument(..., help="cross-dataset or leave-one-out"),
@@ -28,6 +36,9 @@ def experiment(
     arch: str = typer.Option("mdm", help="mdm or mld"),
     repr: str = typer.Option("guo", "--repr", help="guo or rot"),
     seeds: str = typer.Option("0", help="comma-separated fine-tuning seeds, e.g. 0,1,2"),
+    base_seeds: str = typer.Option("0", help="cross-dataset: comma-separated pretraining seeds; each base (seed 0: "
+                                   "the shipped one where it ships) is fine-tuned with every --seeds, and the rows "
+                                   "pool over all of them"),
     source: str = typer.Option("h", help="source domain (pretraining; leave-one-out's corpus): the embedded h or k, "
                                "or a corpus folder in the HumanML3D layout (e.g. your HumanML3D)"),
     target: str = typer.Option("k", help="target domain (prompts, reward, evaluation): h, k or a corpus folder on "
@@ -60,7 +71,7 @@ def experiment(
     if name not in ("cross-dataset", "leave-one-out"):
         fail(f"unknown experiment {name!r}: available: cross-dataset, leave-one-out")
     try:
-        seed_list = [int(s) for s in seeds.split(",")]
+        seed_list = seed_values(seeds)
         overrides = parse_settings(settings)
         method_config(method, preset, arch, **overrides)  # an unknown setting fails here, before any stage runs
         where = resolve_device(device)
@@ -70,7 +81,7 @@ def experiment(
                                                    contrastive=contrastive, finetune=overrides, best_of=best_of,
                                                    method=method, device=where, reward_data=reward_data,
                                                    prompts=str(prompts) if prompts else None,
-                                                   adapter_scale=adapter_scale)
+                                                   adapter_scale=adapter_scale, base_seeds=seed_values(base_seeds))
             cross_dataset.run(out, cfg, console)
         else:
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)

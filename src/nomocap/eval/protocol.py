@@ -184,10 +184,17 @@ def paired_judge(base: MotionPipeline, tuned: list[MotionPipeline], pairs: list[
                  sampler: str = "dpm++", steps: int = 10, guidance: float = 2.5, seed: int = 0) -> dict:
     """Judge ``base`` and the ``tuned`` models on the same ``(caption, frames)`` pairs with the same noise
     (``judge_difference``)."""
+    return paired_judge_over_bases([(base, tuned)], pairs, sampler, steps, guidance, seed)
+
+
+def paired_judge_over_bases(groups: list[tuple[MotionPipeline, list[MotionPipeline]]], pairs: list[tuple[str, int]],
+                            sampler: str = "dpm++", steps: int = 10, guidance: float = 2.5, seed: int = 0) -> dict:
+    """``paired_judge`` for several bases, each with its own fine-tuned models (``judge_difference_over_bases``)."""
     def motions(pipe: MotionPipeline) -> list[np.ndarray]:
         return generate_joints(pipe, pairs, sampler, steps, guidance, seed)
 
-    return judge_difference([p for p, _ in pairs], motions(base), [motions(p) for p in tuned])
+    return judge_difference_over_bases([p for p, _ in pairs],
+                                       [(motions(base), [motions(p) for p in tuned]) for base, tuned in groups])
 
 
 def judge_difference(captions: list[str], base: list[np.ndarray], tuned: list[list[np.ndarray]]) -> dict:
@@ -198,8 +205,20 @@ def judge_difference(captions: list[str], base: list[np.ndarray], tuned: list[li
     from sampling noise; the difference caption by caption — motions made from the same starting noise —
     cancels what the caption and the noise contribute to both models.
     """
-    if not tuned:
-        raise ValueError("a paired judge comparison needs at least one fine-tuned model")
+    return judge_difference_over_bases(captions, [(base, tuned)])
+
+
+def judge_difference_over_bases(captions: list[str], groups: list[tuple[list[np.ndarray], list[list[np.ndarray]]]]
+                                ) -> dict:
+    """``judge_difference`` for several pretrained bases, each ``(base motions, [each fine-tuned model's motions])``
+    on the same captions: caption by caption, the fine-tuned-minus-base difference averaged over the bases.
+
+    Why: on one base a gain of a hundredth measures the base as much as the method. With several, ``ci_captions``
+    is the captions' interval (the bases held fixed), ``ci_bases`` 1.96·std/√B over the bases' own differences
+    (``per_base``; the tables' convention across seeds) and ``ci`` the wider of the two. One base: no such keys.
+    """
+    if not groups or not all(tuned for _, tuned in groups):
+        raise ValueError("a paired judge comparison needs at least one fine-tuned model per base")
 
     def verdicts(motions: list[np.ndarray]) -> list[dict[str, bool]]:
         return judge_batch(motions, captions)["verdicts"]
@@ -207,29 +226,48 @@ def judge_difference(captions: list[str], base: list[np.ndarray], tuned: list[li
     def passed(judged: list[dict[str, bool]]) -> np.ndarray:
         return np.array([sum(v.values()) for v in judged], float)
 
-    base_verdicts = verdicts(base)
-    tuned_verdicts = [verdicts(m) for m in tuned]
-    base_passed, counts = passed(base_verdicts), np.array([len(v) for v in base_verdicts], float)
-    tuned_passed = np.mean([passed(v) for v in tuned_verdicts], axis=0)
+    base_verdicts = [verdicts(base) for base, _ in groups]
+    tuned_verdicts = [[verdicts(m) for m in tuned] for _, tuned in groups]
+    counts = np.array([len(v) for v in base_verdicts[0]], float)
     judged = counts > 0
     if judged.sum() < 2:
         raise ValueError("a paired judge comparison needs at least two captions the judge can check")
+    per_base = [_difference(passed(b), np.mean([passed(v) for v in tuned], axis=0), counts)
+                for b, tuned in zip(base_verdicts, tuned_verdicts)]
+    result = _difference(np.mean([passed(b) for b in base_verdicts], axis=0),
+                         np.mean([np.mean([passed(v) for v in tuned], axis=0) for tuned in tuned_verdicts], axis=0),
+                         counts)
+    result.update(captions=int(judged.sum()), attributes=int(counts.sum()),
+                  models=sum(len(tuned) for tuned in tuned_verdicts),
+                  per_attribute=_per_attribute_difference(base_verdicts, tuned_verdicts))
+    if len(groups) > 1:
+        deltas = np.array([b["delta"] for b in per_base])
+        ci_bases = float(1.96 * deltas.std() / np.sqrt(len(deltas)))
+        result.update(ci=max(ci_bases, result["ci"]), ci_bases=ci_bases, ci_captions=result["ci"],
+                      bases=len(groups), per_base=per_base)
+    return result
+
+
+def _difference(base_passed: np.ndarray, tuned_passed: np.ndarray, counts: np.ndarray) -> dict:
+    """Accuracies from attributes passed per caption, and the mean paired difference per attribute with its
+    interval over the captions the judge checks."""
+    judged = counts > 0
     diff, per_caption = (tuned_passed - base_passed)[judged], counts[judged].mean()
     return {"base": float(base_passed.sum() / counts.sum()), "finetuned": float(tuned_passed.sum() / counts.sum()),
             "delta": float(diff.mean() / per_caption),
-            "ci": float(1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) / per_caption),
-            "captions": int(judged.sum()), "attributes": int(counts.sum()), "models": len(tuned),
-            "per_attribute": _per_attribute_difference(base_verdicts, tuned_verdicts)}
+            "ci": float(1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) / per_caption)}
 
 
-def _per_attribute_difference(base: list[dict[str, bool]], tuned: list[list[dict[str, bool]]]) -> dict:
+def _per_attribute_difference(base: list[list[dict[str, bool]]], tuned: list[list[list[dict[str, bool]]]]) -> dict:
     """Per judged attribute (``"wave.hand"``): base and fine-tuned accuracy and their paired difference, over
-    the captions that assert it — which attributes RL moved, and which way."""
+    the captions that assert it — which attributes RL moved, and which way. ``base[b]`` holds base ``b``'s
+    verdicts, ``tuned[b]`` its fine-tuned models'; each side is averaged over the bases."""
     outcomes: dict[str, list[tuple[float, float]]] = {}
-    for i, verdict in enumerate(base):
-        for key, ok in verdict.items():
-            tuned_ok = np.mean([models_verdicts[i][key] for models_verdicts in tuned])
-            outcomes.setdefault(attribute_name(key), []).append((float(ok), float(tuned_ok)))
+    for i, verdict in enumerate(base[0]):
+        for key in verdict:
+            base_ok = np.mean([verdicts[i][key] for verdicts in base])
+            tuned_ok = np.mean([np.mean([models[i][key] for models in group]) for group in tuned])
+            outcomes.setdefault(attribute_name(key), []).append((float(base_ok), float(tuned_ok)))
     table = {}
     for name, pairs in sorted(outcomes.items()):
         b, t = np.array(pairs).T

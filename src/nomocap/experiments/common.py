@@ -131,10 +131,12 @@ def merged_corpus_stage(out: Path, roots: list[Path], console: Console) -> Path:
 
 
 def pretrain_stage(folder: Path, data: Path, preset: str, arch: str, repr: str, console: Console,
-                   exclude_category: str | None = None, device: str = "cpu") -> Path:
-    cfg = PretrainConfig.from_preset(preset, arch=arch, repr=repr, exclude_category=exclude_category)
-    return run_stage(folder, {"preset": preset, "arch": arch, "repr": repr, "data": str(data),
-                              "exclude": exclude_category},
+                   exclude_category: str | None = None, device: str = "cpu", seed: int = 0) -> Path:
+    cfg = PretrainConfig.from_preset(preset, arch=arch, repr=repr, exclude_category=exclude_category, seed=seed)
+    settings = {"preset": preset, "arch": arch, "repr": repr, "data": str(data), "exclude": exclude_category}
+    if seed:  # only then: bases pretrained before the seed was a setting stay valid
+        settings["seed"] = seed
+    return run_stage(folder, settings,
                      lambda f: pretrain(data, f, cfg, console=console, resume=True, device=device), console,
                      f"pretraining {folder.name}", _anchors(folder.parent))
 
@@ -175,7 +177,17 @@ def judge_paired_note(paired: dict, split: str) -> str:
     return (f"Judge, paired (every {split} test caption, {paired['captions']} captions, {paired['attributes']} "
             f"attributes, the same noise for every model): base {paired['base']:.3f}, fine-tuned "
             f"{paired['finetuned']:.3f} (mean of {paired['models']}), difference {paired['delta']:+.3f} ± "
-            f"{paired['ci']:.3f}.{_moved_attributes(paired.get('per_attribute', {}))}")
+            f"{paired['ci']:.3f}.{_per_base(paired)}{_moved_attributes(paired.get('per_attribute', {}))}")
+
+
+def _per_base(paired: dict) -> str:
+    """Where several bases were compared (``protocol.combine_paired``): each base's difference and both intervals."""
+    if "per_base" not in paired:
+        return ""
+    deltas = ", ".join(f"{p['delta']:+.3f} ± {p['ci']:.3f}" for p in paired["per_base"])
+    return (f" Over {paired['bases']} pretrained bases, each against its own fine-tuned models ({deltas}): "
+            f"± {paired['ci_bases']:.3f} between the bases, ± {paired['ci_captions']:.3f} over the captions; the "
+            "wider is given.")
 
 
 def _moved_attributes(per_attribute: dict) -> str:

@@ -9,7 +9,7 @@ curves, a render grid and ``report.html``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +26,10 @@ from nomocap.eval.protocol import (
     evaluate,
     generate_joints,
     judge_accuracy,
-    judge_difference,
+    judge_difference_over_bases,
     judge_reads,
     markdown_table,
-    paired_judge,
+    paired_judge_over_bases,
     write_results,
 )
 from nomocap.experiments.common import (
@@ -61,6 +61,7 @@ class CrossDatasetConfig(ExperimentConfig):
     best_of: int = 0  # > 1: add the base's best-of-n row (ranked by the reward model), RL's baseline and ceiling
     reward_data: str = "target"  # or "both": the reward model trained on source and target together
     prompts: str | None = None  # fine-tuning prompts other than the target's training captions (load_prompts)
+    base_seeds: list[int] = field(default_factory=lambda: [0])  # pretraining seeds: each base fine-tuned per seed
 
     @property
     def source_name(self) -> str:
@@ -75,6 +76,16 @@ class CrossDatasetConfig(ExperimentConfig):
         super().__post_init__()
         if self.reward_data not in ("target", "both"):
             raise ValueError(f"unknown --reward-data {self.reward_data!r}: choose target or both")
+        if not self.base_seeds or len(set(self.base_seeds)) != len(self.base_seeds) or min(self.base_seeds) < 0:
+            raise ValueError(f"--base-seeds {self.base_seeds}: give distinct non-negative pretraining seeds, "
+                             "e.g. 0,1,2")
+
+    def base_folder(self, seed: int) -> str:
+        """``base`` (seed 0, the base of every earlier experiment folder) or ``base_seedN``."""
+        return "base" if seed == 0 else f"base_seed{seed}"
+
+    def finetune_folder(self, base_seed: int, seed: int) -> str:
+        return f"{self.stage_prefix}_s{seed}" if base_seed == 0 else f"{self.stage_prefix}_b{base_seed}_s{seed}"
 
 
 def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:
@@ -96,8 +107,9 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     data = {d: corpus_stage(out, d, cfg.preset, cfg.data_seed, console) for d in (cfg.source, cfg.target)}
     src, tgt = data[cfg.source], data[cfg.target]
     dev = cfg.device
-    base = shipped("base", cfg.source, cfg) or pretrain_stage(out / "base", src, cfg.preset, cfg.arch, cfg.repr,
-                                                             console, device=dev)
+    bases = [(shipped("base", cfg.source, cfg) if seed == 0 else None)
+             or pretrain_stage(out / cfg.base_folder(seed), src, cfg.preset, cfg.arch, cfg.repr, console, device=dev,
+                               seed=seed) for seed in cfg.base_seeds]
     if cfg.reward_data == "both":
         reward = embedding_stage(out / "reward_both", merged_corpus_stage(out, [src, tgt], console), "retrieval",
                                  cfg.preset, console, dev)
@@ -106,40 +118,43 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
                                                                           cfg.preset, console, dev)
     evaluator_run = shipped("evaluator", cfg.target, cfg) or embedding_stage(out / "evaluator", tgt, "evaluator",
                                                                              cfg.preset, console, dev)
-    console.print(f"base {base}\nreward {reward}\nevaluator {evaluator_run}")
+    console.print(f"base {', '.join(map(str, bases))}\nreward {reward}\nevaluator {evaluator_run}")
     prompts = own_prompts or load_prompts(tgt, "train")
     # The file and a hash of its prompts: an edited prompt file re-runs the fine-tuning stages.
     prompt_source = (f"{Path(cfg.prompts).resolve()} {config_hash({'prompts': [p.text for p in prompts]})}"
                      if cfg.prompts else None)
 
-    adapters = [finetune_stage(out / f"{cfg.stage_prefix}_s{seed}", base, reward, cfg.finetune_config(seed),
-                               prompts, load_prompts(src, "train"), load_prompts(tgt, "val"), cfg.contrastive,
-                               console, dev, prompt_source)
-                for seed in cfg.seeds]
+    # Per base, its fine-tuned seeds; every row pools over all of them.
+    adapters = [[finetune_stage(out / cfg.finetune_folder(base_seed, seed), base, reward, cfg.finetune_config(seed),
+                                prompts, load_prompts(src, "train"), load_prompts(tgt, "val"), cfg.contrastive,
+                                console, dev, prompt_source)
+                 for seed in cfg.seeds] for base_seed, base in zip(cfg.base_seeds, bases)]
 
     evaluator = EmbeddingModel.load(evaluator_run, "evaluator")
     protocol = ProtocolConfig.from_preset(cfg.preset)
     eval_set = EvalSet(tgt, "test", evaluator)
-    base_pipe = MotionPipeline.from_run(base, dev)
-    tuned = [MotionPipeline.from_run(base, dev, adapter=a / "best", adapter_scale=cfg.adapter_scale) for a in adapters]
-    rows = _table_rows(evaluator, tgt, eval_set, protocol, base_pipe, tuned, console)
+    base_pipes = [MotionPipeline.from_run(base, dev) for base in bases]
+    tuned = [[MotionPipeline.from_run(base, dev, adapter=a / "best", adapter_scale=cfg.adapter_scale) for a in group]
+             for base, group in zip(bases, adapters)]
+    rows = _table_rows(evaluator, tgt, eval_set, protocol, base_pipes, tuned, console)
     if cfg.best_of > 1:
-        ranked = BestOfN(base_pipe, RetrievalReward.from_run(reward, cfg.contrastive), cfg.best_of)
-        rows["best_of"] = evaluate(evaluator, tgt, protocol, ranked, console=console, eval_set=eval_set)
-    best_of = {f"Pretrained on {cfg.source_name}, best of {cfg.best_of} by the reward": rows["best_of"]} \
-        if "best_of" in rows else {}
-    table = markdown_table({"Ground truth": rows["ground_truth"], f"Pretrained on {cfg.source_name}": rows["base"],
+        reward_fn = RetrievalReward.from_run(reward, cfg.contrastive)
+        rows["best_of"] = pool([evaluate(evaluator, tgt, protocol, BestOfN(pipe, reward_fn, cfg.best_of),
+                                         console=console, eval_set=eval_set) for pipe in base_pipes])
+    pretrained = f"Pretrained on {cfg.source_name}" + (f" ({len(bases)} bases)" if len(bases) > 1 else "")
+    best_of = {f"{pretrained}, best of {cfg.best_of} by the reward": rows["best_of"]} if "best_of" in rows else {}
+    table = markdown_table({"Ground truth": rows["ground_truth"], pretrained: rows["base"],
                             **best_of, f"Fine-tuned {cfg.method_label}": rows["finetuned"]})
     if cfg.source_evaluator:
-        rows["source"] = _source_rows(out, src, cfg, protocol, base_pipe, tuned, console)
+        rows["source"] = _source_rows(out, src, cfg, protocol, base_pipes, tuned, console)
         table += (f"\nForgetting (the paper's Table 3): the same models on {cfg.source_name}'s test split, scored "
                   f"by an evaluator trained on {cfg.source_name}.\n\n" + markdown_table(
-                      {"Ground truth": rows["source"]["ground_truth"], f"Pretrained on {cfg.source_name}":
-                       rows["source"]["base"], f"Fine-tuned {cfg.method_label}": rows["source"]["finetuned"]}))
-    judge_rows, notes, precision = _judge_rows(cfg, eval_set, src, protocol, base_pipe, tuned)
+                      {"Ground truth": rows["source"]["ground_truth"], pretrained: rows["source"]["base"],
+                       f"Fine-tuned {cfg.method_label}": rows["source"]["finetuned"]}))
+    judge_rows, notes, precision = _judge_rows(cfg, eval_set, src, protocol, base_pipes, tuned)
     rows.update(judge_rows)
     write_results(rows, out, table + "\n" + notes)
-    _report(out, cfg, table, notes, adapters[0], base_pipe, tuned[0], precision or eval_set.captions())
+    _report(out, cfg, table, notes, adapters[0][0], base_pipes[0], tuned[0][0], precision or eval_set.captions())
     print(table)
     console.print(notes)
     console.print(f"report: {out / 'report.html'}")
@@ -147,30 +162,34 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
 
 
 def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol: ProtocolConfig,
-                base_pipe: MotionPipeline, tuned: list[MotionPipeline]) -> tuple[dict, str, list[tuple[str, int]]]:
+                base_pipes: list[MotionPipeline], tuned: list[list[MotionPipeline]]
+                ) -> tuple[dict, str, list[tuple[str, int]]]:
     """The judge's rows — paired over the target's test captions, the precision prompts with their confusion, and
-    forgetting on the source's — where the judge reads the captions; the notes that say what was judged."""
+    forgetting on the source's — where the judge reads the captions; the notes that say what was judged. Each base
+    is paired with its own fine-tuned models (``tuned[i]`` with ``base_pipes[i]``)."""
     gen = (protocol.sampler, protocol.steps, protocol.guidance)
     rows, notes = {}, []
     skeleton = eval_set.skeleton.name
+    all_tuned = [pipe for group in tuned for pipe in group]
     if not judge_reads(eval_set.captions(), skeleton):
         notes.append(f"The programmatic judge reads the embedded corpus's caption vocabulary on the t2m skeleton "
                      f"only; it checks none of {cfg.target_name}'s test captions ({skeleton}), so the judge rows "
                      "are left out.")
         precision = []
     else:
-        rows["judge_paired"] = paired_judge(base_pipe, tuned, eval_set.captions(), *gen)
+        rows["judge_paired"] = paired_judge_over_bases(list(zip(base_pipes, tuned)), eval_set.captions(), *gen)
         notes.append(judge_paired_note(rows["judge_paired"], cfg.target_name))
         precision = precision_prompts(eval_set)
     if judge_reads(precision, skeleton):
         captions = [p for p, _ in precision]
-        motions = {name: [generate_joints(p, precision, *gen) for p in pipes]
-                   for name, pipes in (("base", [base_pipe]), ("finetuned", tuned))}
+        base_motions = [generate_joints(pipe, precision, *gen) for pipe in base_pipes]
+        tuned_motions = [[generate_joints(pipe, precision, *gen) for pipe in group] for group in tuned]
+        motions = {"base": base_motions, "finetuned": [m for group in tuned_motions for m in group]}
         prec = {name: float(np.mean([judge_batch(m, captions)["accuracy"] for m in ms]))
                 for name, ms in motions.items()}
         confusion = {name: precision_confusion([j for m in ms for j in m], captions * len(ms))
                      for name, ms in motions.items()}
-        paired = judge_difference(captions, motions["base"][0], motions["finetuned"])
+        paired = judge_difference_over_bases(captions, list(zip(base_motions, tuned_motions)))
         rows["precision"] = {"judge_accuracy_base": prec["base"], "judge_accuracy_finetuned": prec["finetuned"],
                              "prompts": len(precision), "confusion": confusion, "paired": paired}
         confusion_table = confusion_markdown({"Pretrained": confusion["base"], "Fine-tuned": confusion["finetuned"]})
@@ -183,9 +202,8 @@ def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol:
     source_limit = protocol.texts or 256
     if judge_reads([(text, 0) for texts in prompts_by_split(src).get("test", {}).values() for text in texts],
                    skeleton):
-        forget = {"base": judge_accuracy(base_pipe, src, "test", source_limit, *gen)["accuracy"],
-                  "finetuned": float(np.mean([judge_accuracy(p, src, "test", source_limit, *gen)["accuracy"]
-                                              for p in tuned]))}
+        forget = {name: float(np.mean([judge_accuracy(p, src, "test", source_limit, *gen)["accuracy"] for p in pipes]))
+                  for name, pipes in (("base", base_pipes), ("finetuned", all_tuned))}
         rows["forgetting"] = {"source_judge_accuracy_base": forget["base"],
                               "source_judge_accuracy_finetuned": forget["finetuned"], "captions": source_limit}
         notes.append(f"Forgetting ({source_limit} {cfg.source_name} test captions): judge accuracy base "
@@ -193,23 +211,24 @@ def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol:
     return rows, "\n\n".join(notes) + "\n", precision
 
 
-def _source_rows(out: Path, src: Path, cfg: CrossDatasetConfig, protocol: ProtocolConfig, base_pipe: MotionPipeline,
-                 tuned: list[MotionPipeline], console: Console) -> dict:
+def _source_rows(out: Path, src: Path, cfg: CrossDatasetConfig, protocol: ProtocolConfig,
+                 base_pipes: list[MotionPipeline], tuned: list[list[MotionPipeline]], console: Console) -> dict:
     """Base and fine-tuned models on the source's test split, with an evaluator trained on the source."""
     run = shipped("evaluator", cfg.source, cfg) or embedding_stage(out / "source_evaluator", src, "evaluator",
                                                                    cfg.preset, console, cfg.device)
     evaluator = EmbeddingModel.load(run, "evaluator")
-    return _table_rows(evaluator, src, EvalSet(src, "test", evaluator), protocol, base_pipe, tuned, console)
+    return _table_rows(evaluator, src, EvalSet(src, "test", evaluator), protocol, base_pipes, tuned, console)
 
 
 def _table_rows(evaluator: EmbeddingModel, data: Path, eval_set: EvalSet, protocol: ProtocolConfig,
-                base_pipe: MotionPipeline, tuned: list[MotionPipeline], console: Console) -> dict:
-    """The table's rows on one test split: real motions, the base, and the fine-tuned seeds pooled."""
+                base_pipes: list[MotionPipeline], tuned: list[list[MotionPipeline]], console: Console) -> dict:
+    """The table's rows on one test split: real motions, the bases pooled, and every fine-tuned model pooled."""
 
     def row(pipe: MotionPipeline | None) -> dict:
         return evaluate(evaluator, data, protocol, pipe, console=console, eval_set=eval_set)
 
-    return {"ground_truth": row(None), "base": row(base_pipe), "finetuned": pool([row(p) for p in tuned])}
+    return {"ground_truth": row(None), "base": pool([row(p) for p in base_pipes]),
+            "finetuned": pool([row(p) for group in tuned for p in group])}
 
 
 def _report(out: Path, cfg: CrossDatasetConfig, table: str, notes: str, adapter: Path, base_pipe: MotionPipeline,

@@ -114,6 +114,13 @@ def test_a_bad_option_fails_before_any_corpus_is_made(tmp_path, option, message)
     assert not (tmp_path / "x").exists()
 
 
+def test_base_seeds_are_refused_by_leave_one_out_before_any_corpus_is_made(tmp_path):
+    result = runner.invoke(app, ["experiment", "leave-one-out", "--preset", "tiny", "--base-seeds", "0,1",
+                                 "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "--base-seeds is a cross-dataset option" in " ".join(result.output.split())
+    assert not (tmp_path / "x").exists()
+
+
 def test_demo_refuses_an_unknown_method_before_any_corpus_is_made(tmp_path):
     result = runner.invoke(app, ["demo", "--method", "ppo", "--preset", "tiny", "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "unknown fine-tuning method 'ppo'" in result.output

@@ -84,6 +84,8 @@ def experiment(
                                                    adapter_scale=adapter_scale, base_seeds=seed_values(base_seeds))
             cross_dataset.run(out, cfg, console)
         else:
+            if seed_values(base_seeds) != [0]:
+                raise ValueError("--base-seeds is a cross-dataset option: leave-one-out pretrains its own two bases")
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)
             loo = leave_one_out.LeaveOneOutConfig(preset=preset, arch=arch, repr=repr, domain=source,
                                                   categories=chosen, seeds=seed_list, use_shipped=not from_scratch,

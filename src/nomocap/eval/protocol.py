@@ -249,8 +249,8 @@ def judge_difference_over_bases(captions: list[str], groups: list[tuple[list[np.
 
 
 def _difference(base_passed: np.ndarray, tuned_passed: np.ndarray, counts: np.ndarray) -> dict:
-    """Accuracies from attributes passed per caption, and the mean paired difference per attribute with its
-    interval over the captions the judge checks."""
+    """Accuracies from the attributes passed per caption (of ``counts``), and the paired difference in passed
+    attributes per caption, scaled to one attribute, with its interval over the captions the judge checks."""
     judged = counts > 0
     diff, per_caption = (tuned_passed - base_passed)[judged], counts[judged].mean()
     return {"base": float(base_passed.sum() / counts.sum()), "finetuned": float(tuned_passed.sum() / counts.sum()),

@@ -181,7 +181,8 @@ def judge_paired_note(paired: dict, split: str) -> str:
 
 
 def _per_base(paired: dict) -> str:
-    """Where several bases were compared (``protocol.combine_paired``): each base's difference and both intervals."""
+    """Where several bases were compared (``protocol.judge_difference_over_bases``): each base's difference and
+    both intervals."""
     if "per_base" not in paired:
         return ""
     deltas = ", ".join(f"{p['delta']:+.3f} ± {p['ci']:.3f}" for p in paired["per_base"])

@@ -12,12 +12,17 @@ from nomocap.motion.features import features_to_joints
 from nomocap.pipeline import MotionPipeline
 
 
+def captions_and_motions(data) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """The test split's captions, their real motions, and the same motions with every caption paired with another
+    caption's motion."""
+    corpus = load_corpus(data, "test")
+    real = [features_to_joints(it.features, corpus.skeleton) for it in corpus.items]
+    return [it.texts[0].text for it in corpus.items], real, real[1:] + real[:1]
+
+
 def test_judge_difference_against_each_models_own_accuracy(tiny_runs):
     data, _, _ = tiny_runs
-    corpus = load_corpus(data, "test")
-    captions = [it.texts[0].text for it in corpus.items]
-    real = [features_to_joints(it.features, corpus.skeleton) for it in corpus.items]
-    wrong = real[1:] + real[:1]  # every caption paired with another caption's motion
+    captions, real, wrong = captions_and_motions(data)
     alone = {name: judge_batch(m, captions)["accuracy"] for name, m in (("real", real), ("wrong", wrong))}
     assert alone["real"] > alone["wrong"]  # otherwise the comparison below proves little
 
@@ -36,10 +41,7 @@ def test_judge_difference_against_each_models_own_accuracy(tiny_runs):
 
 def test_per_attribute_difference_against_each_models_per_attribute_accuracy(tiny_runs):
     data, _, _ = tiny_runs
-    corpus = load_corpus(data, "test")
-    captions = [it.texts[0].text for it in corpus.items]
-    real = [features_to_joints(it.features, corpus.skeleton) for it in corpus.items]
-    wrong = real[1:] + real[:1]
+    captions, real, wrong = captions_and_motions(data)
     own = {name: judge_batch(m, captions)["per_attribute"] for name, m in (("real", real), ("wrong", wrong))}
     table = judge_difference(captions, real, [wrong, real])["per_attribute"]
     assert set(table) == set(own["real"]) and not any("#" in name for name in table)
@@ -57,10 +59,7 @@ def test_per_attribute_difference_against_each_models_per_attribute_accuracy(tin
 
 def test_judge_difference_over_bases_against_one_base_and_the_closed_form(tiny_runs):
     data, _, _ = tiny_runs
-    corpus = load_corpus(data, "test")
-    captions = [it.texts[0].text for it in corpus.items]
-    real = [features_to_joints(it.features, corpus.skeleton) for it in corpus.items]
-    wrong = real[1:] + real[:1]
+    captions, real, wrong = captions_and_motions(data)
     lost = judge_difference(captions, real, [wrong])
     assert lost["delta"] < 0 and lost["ci"] > 0
     # Two bases that are the same motions: averaging over the bases is averaging over their fine-tuned models.

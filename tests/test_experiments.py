@@ -41,22 +41,21 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     assert (tmp_path / "report.html").read_text().count("data:image/png;base64") >= 1
     for stage in ("finetune_s0", "base", "source_evaluator"):
         assert (tmp_path / stage / ".stage.json").exists(), stage
-    # The comparison method in the same folder: every stage but its own fine-tuning is reused, DDPO's is kept.
+    # A comparison method in the same folder: every stage but its own fine-tuning is reused, DDPO's is kept (RAFT
+    # the same way: test_cross_dataset_tiny_by_raft, slow).
     ddpo_marker = (tmp_path / "finetune_s0" / ".stage.json").read_text()
-    result = runner.invoke(app, args + ["--method", "raft"])
+    result = runner.invoke(app, tiny + ["--method", "draft"])
     assert result.exit_code == 0, result.output
     assert "reusing pretraining base" in " ".join(result.output.split())
-    assert (tmp_path / "raft_s0" / "best" / "adapter_model.safetensors").exists()
-    assert (tmp_path / "finetune_s0" / ".stage.json").read_text() == ddpo_marker
-    assert "| Fine-tuned by RAFT (comparison) |" in (tmp_path / "results.md").read_text()
-    result = runner.invoke(app, args + ["--method", "draft"])
-    assert result.exit_code == 0, result.output
     assert (tmp_path / "draft_s0" / "best" / "adapter_model.safetensors").exists()
+    assert (tmp_path / "finetune_s0" / ".stage.json").read_text() == ddpo_marker
     assert "| Fine-tuned by DRaFT (reward gradient) |" in (tmp_path / "results.md").read_text()
     # A second pretrained base: its own pretraining and fine-tuning stages, the first base's reused as they were.
+    # With the adapters scaled to 0 (evaluation only) each fine-tuned model is its own base: every paired judge
+    # difference is exactly 0 only if each base is paired with its own fine-tuned models.
     one_base = json.loads((tmp_path / "results.json").read_text())
     draft_marker = (tmp_path / "draft_s0" / ".stage.json").read_text()
-    result = runner.invoke(app, tiny + ["--method", "draft", "--base-seeds", "0,1"])
+    result = runner.invoke(app, tiny + ["--method", "draft", "--base-seeds", "0,1", "--adapter-scale", "0"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "draft_s0" / ".stage.json").read_text() == draft_marker
     assert json.loads((tmp_path / "base_seed1" / ".stage.json").read_text())["config"]["seed"] == 1
@@ -65,24 +64,21 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     assert (tmp_path / "base_seed1" / "model.safetensors").read_bytes() != (tmp_path / "base" /
                                                                             "model.safetensors").read_bytes()
     two_bases = json.loads((tmp_path / "results.json").read_text())
+    assert len(two_bases["per_base"]) == 2 and two_bases["per_base"][0]["base"] == one_base["base"]
+    for pair in two_bases["per_base"]:
+        for metric in ("fid", "mm_dist", "diversity"):
+            assert pair["finetuned"][metric]["mean"] == pytest.approx(pair["base"][metric]["mean"], rel=1e-5), metric
     paired = two_bases["judge_paired"]
     assert paired["bases"] == 2 and paired["models"] == 2
-    assert paired["per_base"][0]["delta"] == pytest.approx(one_base["judge_paired"]["delta"])
-    assert paired["delta"] == pytest.approx(np.mean([b["delta"] for b in paired["per_base"]]))
+    assert paired["delta"] == 0.0 and [b["delta"] for b in paired["per_base"]] == [0.0, 0.0]
     # The base row pools the two bases' means (1.96·std/√2): the second base's mean follows from the first's.
     first, pooled = one_base["base"]["fid"]["mean"], two_bases["base"]["fid"]
     assert pooled["ci"] == pytest.approx(1.96 * abs(2 * pooled["mean"] - 2 * first) / 2 / np.sqrt(2))
-    assert "Pretrained on h (2 bases)" in (tmp_path / "results.md").read_text()
-    # Evaluation only: adapters scaled to 0 are the base model, and the fine-tuning stage is reused as it was.
-    result = runner.invoke(app, args + ["--method", "draft", "--adapter-scale", "0"])
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "draft_s0" / ".stage.json").read_text() == draft_marker
-    scaled = json.loads((tmp_path / "results.json").read_text())
-    for metric in ("fid", "mm_dist", "diversity"):
-        assert scaled["finetuned"][metric]["mean"] == pytest.approx(scaled["base"][metric]["mean"], rel=1e-5), metric
-    assert "| Fine-tuned by DRaFT (reward gradient), adapters × 0 |" in (tmp_path / "results.md").read_text()
+    md = (tmp_path / "results.md").read_text()
+    assert "Pretrained on h (2 bases)" in md and "| Fine-tuned from seed 1 |" in md
+    assert "| Fine-tuned by DRaFT (reward gradient), adapters × 0 |" in md
     # The reward model trained on source and target together: the merged corpus and its reward are stages too.
-    result = runner.invoke(app, args + ["--reward-data", "both"])
+    result = runner.invoke(app, tiny + ["--reward-data", "both"])
     assert result.exit_code == 0, result.output
     merged = tmp_path / "data" / "h+k"
     assert json.loads((tmp_path / "reward_both" / ".stage.json").read_text())["config"]["data"].endswith("h+k")
@@ -94,6 +90,16 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     bad = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", "--out", str(tmp_path / "x"),
                               "--reward-data", "source"])
     assert bad.exit_code != 0 and "choose target or both" in bad.output and not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_cross_dataset_tiny_by_raft(tmp_path):
+    result = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", "--out", str(tmp_path), "--seeds",
+                                 "0", "--from-scratch", "--method", "raft"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "raft_s0" / "best" / "adapter_model.safetensors").exists()
+    assert not (tmp_path / "finetune_s0").exists()
+    assert "| Fine-tuned by RAFT (comparison) |" in (tmp_path / "results.md").read_text()
 
 
 @pytest.mark.parametrize("command", [["experiment", "cross-dataset"], ["demo"]])

@@ -145,6 +145,10 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     best_of = {f"{pretrained}, best of {cfg.best_of} by the reward": rows["best_of"]} if "best_of" in rows else {}
     table = markdown_table({"Ground truth": rows["ground_truth"], pretrained: rows["base"],
                             **best_of, f"Fine-tuned {cfg.method_label}": rows["finetuned"]})
+    if "per_base" in rows:
+        table += "\nPer pretrained base, each with its own fine-tuned seeds:\n\n" + markdown_table(
+            {label: row for seed, pair in zip(cfg.base_seeds, rows["per_base"]) for label, row in
+             ((f"Pretrained, seed {seed}", pair["base"]), (f"Fine-tuned from seed {seed}", pair["finetuned"]))})
     if cfg.source_evaluator:
         rows["source"] = _source_rows(out, src, cfg, protocol, base_pipes, tuned, console)
         table += (f"\nForgetting (the paper's Table 3): the same models on {cfg.source_name}'s test split, scored "
@@ -227,8 +231,13 @@ def _table_rows(evaluator: EmbeddingModel, data: Path, eval_set: EvalSet, protoc
     def row(pipe: MotionPipeline | None) -> dict:
         return evaluate(evaluator, data, protocol, pipe, console=console, eval_set=eval_set)
 
-    return {"ground_truth": row(None), "base": pool([row(p) for p in base_pipes]),
-            "finetuned": pool([row(p) for group in tuned for p in group])}
+    truth = row(None)
+    bases = [row(p) for p in base_pipes]
+    finetuned = [[row(p) for p in group] for group in tuned]
+    rows = {"ground_truth": truth, "base": pool(bases), "finetuned": pool([r for group in finetuned for r in group])}
+    if len(bases) > 1:  # behind the pooled rows: each base and its own fine-tuned seeds
+        rows["per_base"] = [{"base": b, "finetuned": pool(group)} for b, group in zip(bases, finetuned)]
+    return rows
 
 
 def _report(out: Path, cfg: CrossDatasetConfig, table: str, notes: str, adapter: Path, base_pipe: MotionPipeline,

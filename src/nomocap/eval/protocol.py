@@ -232,11 +232,10 @@ def judge_difference_over_bases(captions: list[str], groups: list[tuple[list[np.
     judged = counts > 0
     if judged.sum() < 2:
         raise ValueError("a paired judge comparison needs at least two captions the judge can check")
-    per_base = [_difference(passed(b), np.mean([passed(v) for v in tuned], axis=0), counts)
-                for b, tuned in zip(base_verdicts, tuned_verdicts)]
-    result = _difference(np.mean([passed(b) for b in base_verdicts], axis=0),
-                         np.mean([np.mean([passed(v) for v in tuned], axis=0) for tuned in tuned_verdicts], axis=0),
-                         counts)
+    base_passed = [passed(b) for b in base_verdicts]
+    tuned_passed = [np.mean([passed(v) for v in tuned], axis=0) for tuned in tuned_verdicts]  # per base
+    per_base = [_difference(b, t, counts) for b, t in zip(base_passed, tuned_passed)]
+    result = _difference(np.mean(base_passed, axis=0), np.mean(tuned_passed, axis=0), counts)
     result.update(captions=int(judged.sum()), attributes=int(counts.sum()),
                   models=sum(len(tuned) for tuned in tuned_verdicts),
                   per_attribute=_per_attribute_difference(base_verdicts, tuned_verdicts))

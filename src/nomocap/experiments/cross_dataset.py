@@ -125,9 +125,9 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
                      if cfg.prompts else None)
 
     # Per base, its fine-tuned seeds; every row pools over all of them.
+    replay, val = load_prompts(src, "train"), load_prompts(tgt, "val")
     adapters = [[finetune_stage(out / cfg.finetune_folder(base_seed, seed), base, reward, cfg.finetune_config(seed),
-                                prompts, load_prompts(src, "train"), load_prompts(tgt, "val"), cfg.contrastive,
-                                console, dev, prompt_source)
+                                prompts, replay, val, cfg.contrastive, console, dev, prompt_source)
                  for seed in cfg.seeds] for base_seed, base in zip(cfg.base_seeds, bases)]
 
     evaluator = EmbeddingModel.load(evaluator_run, "evaluator")

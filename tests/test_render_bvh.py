@@ -1,3 +1,6 @@
+import os
+import stat
+
 import bvhio
 import numpy as np
 import pytest
@@ -8,8 +11,8 @@ from typer.testing import CliRunner
 from nomocap.cli import app
 from nomocap.motion.bvh import write_bvh
 from nomocap.motion.features import canonicalize
-from nomocap.motion.render import render_grid, render_motion
-from nomocap.motion.skeleton import get_skeleton
+from nomocap.motion.render import camera_frame, project, render_grid, render_motion
+from nomocap.motion.skeleton import T2M, get_skeleton
 
 
 def read_bvh_positions(path, skeleton="t2m"):
@@ -41,7 +44,12 @@ def test_bvh_round_trip_synthetic_rigid_motion(tmp_path):
 def test_render_real_motion_gif(tmp_path, sample_joints):
     out = render_motion(sample_joints, tmp_path / "012314.gif", "a person walks and turns")
     with Image.open(out) as im:
-        assert im.n_frames == len(range(0, len(sample_joints), 2))
+        # Timing stays real: every second frame shown for two frames' time (Pillow merges identical neighbours).
+        durations = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            durations.append(im.info["duration"])
+        assert sum(durations) == pytest.approx(len(range(0, len(sample_joints), 2)) * 2000 / T2M.fps, abs=im.n_frames)
         im.seek(im.n_frames // 2)
         pixels = np.asarray(im.convert("L"))
     assert (pixels < 100).mean() > 0.001  # a figure was drawn, not a blank canvas
@@ -52,6 +60,66 @@ def test_render_grid_side_by_side(tmp_path, sample_joints):
     out = render_grid([sample_joints, other], tmp_path / "grid.gif", ["pretrained", "fine-tuned"], stride=4)
     with Image.open(out) as im:
         assert im.size[0] > im.size[1]
+
+
+def rest_pose(frames: int = 1) -> np.ndarray:
+    """The t2m skeleton standing in its rest pose (arms out, facing +Z, its left at +X), feet on the floor."""
+    joints = np.zeros((T2M.num_joints, 3))
+    for j, parent in enumerate(T2M.parents):
+        if parent >= 0:
+            joints[j] = joints[parent] + T2M.offsets[j]
+    joints[:, 1] -= joints[:, 1].min()
+    return np.repeat(joints[None], frames, axis=0)
+
+
+def test_the_camera_is_a_rotation_and_keeps_the_left_side_left():
+    for elevation, azimuth in [(0.0, 0.0), (0.3, 0.5), (1.2, -2.5)]:
+        frame = camera_frame(elevation, azimuth)
+        assert np.allclose(frame @ frame.T, np.eye(3)) and np.linalg.det(frame) == pytest.approx(1.0)
+    pose = rest_pose()[0]
+    left, right, head, toe = (T2M.joint_names.index(n) for n in ("left_wrist", "right_wrist", "head", "left_foot"))
+    screen, depth = project(pose, 0.0, 0.0)  # in front of the figure: its left on the viewer's right
+    assert screen[left, 0] > screen[right, 0] and screen[head, 1] > screen[toe, 1]
+    assert depth[toe] > depth[T2M.joint_names.index("left_ankle")]  # the toes point at the camera
+    screen, depth = project(pose, 0.0, np.pi)  # from behind: on the viewer's left, and the toes point away
+    assert screen[left, 0] < screen[right, 0] and depth[toe] < depth[T2M.joint_names.index("left_ankle")]
+    # Lifting the camera foreshortens a vertical bone by cos(elevation) (orthographic): closed form.
+    bone = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    assert np.ptp(project(bone, 0.4, 1.0)[0][:, 1]) == pytest.approx(np.cos(0.4))
+
+
+def test_render_does_not_mirror_left_and_right(tmp_path):
+    """The picture itself: a figure facing the default camera shows its left limbs (blue) on the viewer's right."""
+    out = render_motion(rest_pose(8), tmp_path / "rest.gif", "rest pose")
+    with Image.open(out) as im:
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    blue = np.argwhere((b > 150) & (r < 100))[:, 1]
+    red = np.argwhere((r > 150) & (b < 100) & (g < 100))[:, 1]
+    assert len(blue) > 50 and len(red) > 50 and blue.mean() > red.mean() + 20
+
+
+def test_mp4_frames_are_piped_to_ffmpeg(tmp_path, monkeypatch):
+    """Without an ffmpeg here, a stand-in on PATH records what it was given: every frame as raw RGB at the size
+    and rate it was told; a failing ffmpeg is an error that names the file and leaves nothing behind."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "ffmpeg"
+    fake.write_text('#!/bin/sh\necho "$@" > "$FAKE_ARGS"\nfor last; do :; done\ncat > "$last"\nexit "$FAKE_RC"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_ARGS", str(tmp_path / "args.txt"))
+    monkeypatch.setenv("FAKE_RC", "0")
+    motion = random_motion(0, frames=12)
+    out = render_motion(motion, tmp_path / "m.mp4", stride=3)
+    args = (tmp_path / "args.txt").read_text().split()
+    width, height = map(int, args[args.index("-s") + 1].split("x"))
+    assert out.stat().st_size == 4 * width * height * 3  # frames 0, 3, 6, 9
+    assert float(args[args.index("-r") + 1]) == pytest.approx(T2M.fps / 3)
+    monkeypatch.setenv("FAKE_RC", "1")
+    with pytest.raises(RuntimeError, match="bad.mp4"):
+        render_motion(motion, tmp_path / "bad.mp4")
+    assert not (tmp_path / "bad.mp4").exists() and not list(tmp_path.glob(".bad*"))
 
 
 def test_render_rejects_bad_input(tmp_path):

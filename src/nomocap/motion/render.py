@@ -2,13 +2,21 @@
 
 Y is up. Each panel draws a floor grid, the ground track of the root and the caption above it.
 Left limbs are drawn in blue, right limbs in red, the spine in black, so left/right errors are visible.
+
+The camera is fixed (orthographic, ``camera_frame``), so the 3-D points are projected once with numpy and drawn as
+2-D lines, and what never moves (floor, track, caption) is drawn once per file, not once per frame: with
+matplotlib's 3-D axes redrawn every frame a report's 8-panel grid took ~15× longer to write
+(``benchmarks/render.py``).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
+import subprocess
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -16,11 +24,31 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib import animation  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from nomocap.motion.skeleton import Skeleton, get_skeleton  # noqa: E402
 
 _SIDE_COLOURS = {"left": "#1f5fd6", "right": "#d62728", "centre": "#222222"}
+ELEVATION, AZIMUTH = np.radians(18.0), np.radians(30.0)
+
+
+def camera_frame(elevation: float = ELEVATION, azimuth: float = AZIMUTH) -> np.ndarray:
+    """Rows: the screen's right, the screen's up, and the direction towards the camera, in world coordinates
+    (Y up, a HumanML3D motion first facing +Z with its left at +X).
+
+    ``azimuth`` 0 puts the camera in front of that first facing, positive turns it towards the motion's left;
+    ``elevation`` lifts it above the floor. right × up = towards: a rotation, so nothing is mirrored.
+    """
+    se, ce, sa, ca = np.sin(elevation), np.cos(elevation), np.sin(azimuth), np.cos(azimuth)
+    return np.array([[ca, 0.0, -sa], [-se * sa, ce, -se * ca], [ce * sa, se, ce * ca]])
+
+
+def project(points: np.ndarray, elevation: float = ELEVATION,
+            azimuth: float = AZIMUTH) -> tuple[np.ndarray, np.ndarray]:
+    """World points ``[..., 3]`` -> screen ``[..., 2]`` and depth ``[...]`` (larger: nearer the camera), seen by an
+    orthographic camera (``camera_frame``)."""
+    camera = points @ camera_frame(elevation, azimuth).T
+    return camera[..., :2], camera[..., 2]
 
 
 def _chain_colour(chain: Sequence[int], sk: Skeleton) -> str:
@@ -41,15 +69,92 @@ def _check_joints(joints: np.ndarray, sk: Skeleton) -> np.ndarray:
     return arr * sk.unit  # metres
 
 
-def _writer(out: Path, fps: float):
+def _sink(out: Path) -> Callable[[Iterator[np.ndarray], Path, float], None]:
+    """How frames become a file of ``out``'s format; fails before anything is drawn when that cannot work."""
     suffix = out.suffix.lower()
     if suffix == ".gif":
-        return animation.PillowWriter(fps=fps)
+        return _write_gif
     if suffix == ".mp4":
-        if not animation.writers.is_available("ffmpeg"):
+        if shutil.which("ffmpeg") is None:
             raise RuntimeError("MP4 needs ffmpeg on PATH (apt-get install ffmpeg); write a .gif instead")
-        return animation.FFMpegWriter(fps=fps, bitrate=1800)
+        return _write_mp4
     raise ValueError(f"unsupported render format {suffix!r}: use .gif or .mp4")
+
+
+def _write_gif(frames: Iterator[np.ndarray], path: Path, fps: float) -> None:
+    images = [Image.fromarray(frame) for frame in frames]
+    # One palette for all frames, from the first: every colour drawn (floor, track, limbs, captions) is in it.
+    palette = images[0].quantize(256, method=Image.Quantize.FASTOCTREE)
+    images = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+
+
+def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float) -> None:
+    first = next(frames)
+    height, width = first.shape[:2]
+    command = [shutil.which("ffmpeg") or "ffmpeg", "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-",
+               "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p", "-f", "mp4", str(path)]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            for frame in itertools.chain([first], frames):
+                proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        finally:
+            proc.stdin.close()
+        error = proc.stderr.read().decode(errors="replace")
+    if proc.returncode:
+        raise RuntimeError(f"ffmpeg failed (exit {proc.returncode}): {error.strip() or 'no message'}")
+
+
+class _Panel:
+    """One motion's axes: the static floor, root track and caption, and the skeleton's lines moved per frame."""
+
+    def __init__(self, ax, mot: np.ndarray, caption: str, sk: Skeleton):
+        self.ax = ax
+        self.screen, self.depth = project(mot)
+        centre = mot[:, 0, [0, 2]].mean(axis=0)
+        extent = max(0.8, np.abs(mot[:, :, [0, 2]] - centre).max() + 0.15)
+        height = max(1.9, mot[:, :, 1].max() + 0.1)
+        ticks, ends = np.linspace(-extent, extent, 9), np.array([-extent, extent])
+        floor = [np.stack([centre[0] + ends, np.zeros(2), centre[1] + [t, t]], axis=1) for t in ticks]
+        floor += [np.stack([centre[0] + [t, t], np.zeros(2), centre[1] + ends], axis=1) for t in ticks]
+        for segment in floor:
+            ax.plot(*project(segment)[0].T, color="#cccccc", lw=0.6)
+        self.track = project(np.stack([mot[:, 0, 0], np.zeros(len(mot)), mot[:, 0, 2]], axis=1))[0]
+        ax.plot(*self.track.T, color="#ff9900", lw=1.0)
+        box = project(np.array([[centre[0] + dx, y, centre[1] + dz] for dx in ends for dz in ends
+                                for y in (0.0, height)]))[0]
+        ax.set_xlim(box[:, 0].min(), box[:, 0].max())
+        ax.set_ylim(box[:, 1].min(), box[:, 1].max())
+        ax.set_aspect("equal")
+        ax.set_anchor("N")  # every panel at the top of its cell: the captions line up
+        ax.set_axis_off()
+        ax.set_title("\n".join(textwrap.wrap(caption, 38)), fontsize=8)
+        self.chains = [list(chain) for chain in sk.kinematic_chain]
+        self.limbs = [ax.plot([], [], color=_chain_colour(chain, sk), lw=2.2, marker="o", markersize=2)[0]
+                      for chain in self.chains]
+        (self.root,) = ax.plot([], [], marker="o", color="#ff9900", markersize=3)
+
+    def draw(self, frame: int) -> None:
+        """Draw the skeleton at ``frame`` (held at its last pose past its end) over what is on the canvas."""
+        t = min(frame, len(self.screen) - 1)
+        self.root.set_data(*self.track[t : t + 1].T)
+        self.ax.draw_artist(self.root)
+        for chain, limb in sorted(zip(self.chains, self.limbs), key=lambda cl: self.depth[t, cl[0]].mean()):
+            limb.set_data(*self.screen[t, chain].T)  # nearer limbs drawn last, over farther ones
+            self.ax.draw_artist(limb)
+
+
+def _frames(fig, panels: list[_Panel], frames: list[int]) -> Iterator[np.ndarray]:
+    """RGB frames: what never moves (floors, tracks, captions) drawn once, each frame only the skeletons over it."""
+    canvas = fig.canvas
+    canvas.draw()  # the skeleton lines are still empty
+    background = canvas.copy_from_bbox(fig.bbox)
+    for frame in frames:
+        canvas.restore_region(background)
+        for panel in panels:
+            panel.draw(frame)
+        yield np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def render_grid(
@@ -72,66 +177,26 @@ def render_grid(
     caps = list(captions) if captions is not None else [""] * len(mots)
     if len(caps) != len(mots):
         raise ValueError(f"{len(mots)} motions but {len(caps)} captions")
+    out = Path(out)
+    write = _sink(out)
     n = len(mots)
     cols = columns or min(n, 4)
     rows = -(-n // cols)
     fig = plt.figure(figsize=(panel_size * cols, panel_size * rows + 0.3 * rows))
-    num_frames = max(len(m) for m in mots)
-    frames = list(range(0, num_frames, max(1, stride)))
-    artists = []
-    for idx, (mot, cap) in enumerate(zip(mots, caps)):
-        ax = fig.add_subplot(rows, cols, idx + 1, projection="3d")
-        artists.append(_setup_panel(ax, mot, cap, sk))
+    panels = [_Panel(fig.add_subplot(rows, cols, i + 1), mot, cap, sk) for i, (mot, cap) in enumerate(zip(mots, caps))]
     fig.tight_layout()
-
-    def update(frame: int):
-        drawn = []
-        for mot, (lines, dot) in zip(mots, artists):
-            t = min(frame, len(mot) - 1)
-            for chain, line in lines:
-                pts = mot[t, list(chain)]
-                line.set_data_3d(pts[:, 0], pts[:, 2], pts[:, 1])
-                drawn.append(line)
-            dot.set_data_3d([mot[t, 0, 0]], [mot[t, 0, 2]], [0.0])
-            drawn.append(dot)
-        return drawn
-
-    out = Path(out)
+    frames = list(range(0, max(len(m) for m in mots), max(1, stride)))
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = _writer(out, sk.fps / max(1, stride))
-    anim = animation.FuncAnimation(fig, update, frames=frames, blit=False)
     tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
     try:
-        anim.save(str(tmp), writer=writer)
+        write(_frames(fig, panels, frames), tmp, sk.fps / max(1, stride))
         os.replace(tmp, out)
+    except RuntimeError as err:
+        raise RuntimeError(f"could not write {out}: {err}") from err
     finally:
         plt.close(fig)
         tmp.unlink(missing_ok=True)
     return out
-
-
-def _setup_panel(ax, mot: np.ndarray, caption: str, sk: Skeleton):
-    centre = mot[:, 0, [0, 2]].mean(axis=0)
-    extent = max(0.8, np.abs(mot[:, :, [0, 2]] - centre).max() + 0.15)
-    height = max(1.9, mot[:, :, 1].max() + 0.1)
-    ax.set_xlim(centre[0] - extent, centre[0] + extent)
-    ax.set_ylim(centre[1] - extent, centre[1] + extent)
-    ax.set_zlim(0, height)
-    ax.set_box_aspect((1, 1, height / (2 * extent)), zoom=1.35)
-    ax.view_init(elev=18, azim=-65)
-    ax.set_axis_off()
-    grid = np.linspace(-extent, extent, 9)
-    for g in grid:
-        ax.plot([centre[0] + g] * 2, [centre[1] - extent, centre[1] + extent], [0, 0], color="#cccccc", lw=0.6)
-        ax.plot([centre[0] - extent, centre[0] + extent], [centre[1] + g] * 2, [0, 0], color="#cccccc", lw=0.6)
-    ax.plot(mot[:, 0, 0], mot[:, 0, 2], np.zeros(len(mot)), color="#ff9900", lw=1.0)
-    ax.set_title("\n".join(textwrap.wrap(caption, 38)), fontsize=8)
-    lines = []
-    for chain in sk.kinematic_chain:
-        (line,) = ax.plot([], [], [], color=_chain_colour(chain, sk), lw=2.2, marker="o", markersize=2)
-        lines.append((chain, line))
-    (dot,) = ax.plot([], [], [], marker="o", color="#ff9900", markersize=3)
-    return lines, dot
 
 
 def render_motion(joints: np.ndarray, out: str | Path, caption: str = "", skeleton: str | Skeleton = "t2m",

@@ -44,8 +44,12 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     # A comparison method in the same folder: every stage but its own fine-tuning is reused, DDPO's is kept (RAFT
     # the same way: test_cross_dataset_tiny_by_raft, slow).
     ddpo_marker = (tmp_path / "finetune_s0" / ".stage.json").read_text()
+    # Rows measured once: real motions, the base and the fine-tuned model, on the target and on the source.
+    assert len(list((tmp_path / "measured").glob("table-row-*.json"))) == 6
     result = runner.invoke(app, tiny + ["--method", "draft"])
     assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "measured").glob("table-row-*.json"))) == 8  # only the DRaFT model was measured
+    assert json.loads((tmp_path / "results.json").read_text())["base"] == rows["base"]
     assert "reusing pretraining base" in " ".join(result.output.split())
     assert (tmp_path / "draft_s0" / "best" / "adapter_model.safetensors").exists()
     assert (tmp_path / "finetune_s0" / ".stage.json").read_text() == ddpo_marker

@@ -62,6 +62,16 @@ def precision_confusion(motions: Sequence[np.ndarray], captions: Sequence[str]) 
                     (False, False): "neither"}[(own[key], twin[key])]
             counts[axis][cell] += 1
             counts["all"][cell] += 1
+    return _with_shares(counts)
+
+
+def combine_confusions(results: Sequence[dict]) -> dict:
+    """Several ``precision_confusion`` results as one: what it gives for all their motions together."""
+    return _with_shares({axis: {cell: sum(r["counts"][axis][cell] for r in results) for cell in CELLS}
+                         for axis in results[0]["counts"]})
+
+
+def _with_shares(counts: dict[str, dict[str, int]]) -> dict:
     shares = {axis: {cell: (n / total if (total := sum(c.values())) else float("nan")) for cell, n in c.items()}
               for axis, c in counts.items()}
     return {"shares": shares, "counts": counts}

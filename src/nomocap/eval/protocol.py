@@ -104,14 +104,19 @@ def _finite(features: list[np.ndarray]) -> list[np.ndarray]:
     return [np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0) for f in features]
 
 
-def evaluate(evaluator: EmbeddingModel, data: str | Path, cfg: ProtocolConfig, pipe: MotionPipeline | None = None,
-             split: str = "test", console: Console | None = None, eval_set: EvalSet | None = None) -> dict:
-    """One row of the paper's table: ``pipe``'s motions, or the real motions when ``pipe`` is None.
+def evaluate(evaluator: EmbeddingModel, data: str | Path | None, cfg: ProtocolConfig,
+             pipe: MotionPipeline | None = None, split: str = "test", console: Console | None = None,
+             eval_set: EvalSet | None = None) -> dict:
+    """One row of the paper's table: ``pipe``'s motions, or the real motions when ``pipe`` is None, on ``data``'s
+    ``split`` or on ``eval_set`` when given.
 
     Returns ``{metric: {"mean": ..., "ci": ...}}`` (``r_precision`` as three numbers) and the raw values.
     """
     console = console or Console()
-    eval_set = eval_set or EvalSet(data, split, evaluator)
+    if eval_set is None:
+        if data is None:
+            raise ValueError("evaluate needs a corpus folder or an EvalSet")
+        eval_set = EvalSet(data, split, evaluator)
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     values: dict[str, list] = {m: [] for m in METRICS}
@@ -217,17 +222,24 @@ def judge_difference_over_bases(captions: list[str], groups: list[tuple[list[np.
     is the captions' interval (the bases held fixed), ``ci_bases`` 1.96·std/√B over the bases' own differences
     (``per_base``; the tables' convention across seeds) and ``ci`` the wider of the two. One base: no such keys.
     """
-    if not groups or not all(tuned for _, tuned in groups):
-        raise ValueError("a paired judge comparison needs at least one fine-tuned model per base")
 
     def verdicts(motions: list[np.ndarray]) -> list[dict[str, bool]]:
         return judge_batch(motions, captions)["verdicts"]
 
+    return verdict_difference_over_bases([(verdicts(base), [verdicts(m) for m in tuned]) for base, tuned in groups])
+
+
+def verdict_difference_over_bases(groups: list[tuple[list[dict[str, bool]], list[list[dict[str, bool]]]]]) -> dict:
+    """``judge_difference_over_bases`` from the judge's verdicts (``judge_batch(...)["verdicts"]``, one dict per
+    caption) of each base and of each of its fine-tuned models, all on the same captions."""
+    if not groups or not all(tuned for _, tuned in groups):
+        raise ValueError("a paired judge comparison needs at least one fine-tuned model per base")
+
     def passed(judged: list[dict[str, bool]]) -> np.ndarray:
         return np.array([sum(v.values()) for v in judged], float)
 
-    base_verdicts = [verdicts(base) for base, _ in groups]
-    tuned_verdicts = [[verdicts(m) for m in tuned] for _, tuned in groups]
+    base_verdicts = [base for base, _ in groups]
+    tuned_verdicts = [tuned for _, tuned in groups]
     counts = np.array([len(v) for v in base_verdicts[0]], float)
     judged = counts > 0
     if judged.sum() < 2:

@@ -18,18 +18,14 @@ from rich.console import Console
 
 from nomocap.data.humanml import CorpusError
 from nomocap.data.prompts import load_prompts, prompts_by_split
-from nomocap.data.synth.judge import judge_batch
-from nomocap.eval.precision import confusion_markdown, precision_axis, precision_confusion
+from nomocap.eval.precision import combine_confusions, confusion_markdown, precision_axis
 from nomocap.eval.protocol import (
     EvalSet,
     ProtocolConfig,
     evaluate,
-    generate_joints,
     judge_accuracy,
-    judge_difference_over_bases,
     judge_reads,
     markdown_table,
-    paired_judge_over_bases,
     write_results,
 )
 from nomocap.experiments.common import (
@@ -44,6 +40,7 @@ from nomocap.experiments.common import (
     pretrain_stage,
     shipped,
 )
+from nomocap.experiments.measured import Measurements, split_fingerprint
 from nomocap.experiments.stages import config_hash
 from nomocap.motion.render import render_grid
 from nomocap.pipeline import MotionPipeline
@@ -136,7 +133,8 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     base_pipes = [MotionPipeline.from_run(base, dev) for base in bases]
     tuned = [[MotionPipeline.from_run(base, dev, adapter=a / "best", adapter_scale=cfg.adapter_scale) for a in group]
              for base, group in zip(bases, adapters)]
-    rows = _table_rows(evaluator, tgt, eval_set, protocol, base_pipes, tuned, console)
+    measured = Measurements(out / "measured")  # a re-run measures only models it has not measured yet
+    rows = _table_rows(evaluator, eval_set, protocol, base_pipes, tuned, console, measured)
     if cfg.best_of > 1:
         reward_fn = RetrievalReward.from_run(reward, cfg.contrastive)
         rows["best_of"] = pool([evaluate(evaluator, tgt, protocol, BestOfN(pipe, reward_fn, cfg.best_of),
@@ -150,12 +148,12 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
             {label: row for seed, pair in zip(cfg.base_seeds, rows["per_base"]) for label, row in
              ((f"Pretrained, seed {seed}", pair["base"]), (f"Fine-tuned from seed {seed}", pair["finetuned"]))})
     if cfg.source_evaluator:
-        rows["source"] = _source_rows(out, src, cfg, protocol, base_pipes, tuned, console)
+        rows["source"] = _source_rows(out, src, cfg, protocol, base_pipes, tuned, console, measured)
         table += (f"\nForgetting (the paper's Table 3): the same models on {cfg.source_name}'s test split, scored "
                   f"by an evaluator trained on {cfg.source_name}.\n\n" + markdown_table(
                       {"Ground truth": rows["source"]["ground_truth"], pretrained: rows["source"]["base"],
                        f"Fine-tuned {cfg.method_label}": rows["source"]["finetuned"]}))
-    judge_rows, notes, precision = _judge_rows(cfg, eval_set, src, protocol, base_pipes, tuned)
+    judge_rows, notes, precision = _judge_rows(cfg, eval_set, src, protocol, base_pipes, tuned, measured)
     rows.update(judge_rows)
     write_results(rows, out, table + "\n" + notes)
     _report(out, cfg, table, notes, adapters[0][0], base_pipes[0], tuned[0][0], precision or eval_set.captions())
@@ -166,7 +164,7 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
 
 
 def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol: ProtocolConfig,
-                base_pipes: list[MotionPipeline], tuned: list[list[MotionPipeline]]
+                base_pipes: list[MotionPipeline], tuned: list[list[MotionPipeline]], measured: Measurements
                 ) -> tuple[dict, str, list[tuple[str, int]]]:
     """The judge's rows — paired over the target's test captions, the precision prompts with their confusion, and
     forgetting on the source's — where the judge reads the captions; the notes that say what was judged. Each base
@@ -175,38 +173,41 @@ def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol:
     rows, notes = {}, []
     skeleton = eval_set.skeleton.name
     all_tuned = [pipe for group in tuned for pipe in group]
+
     if not judge_reads(eval_set.captions(), skeleton):
         notes.append(f"The programmatic judge reads the embedded corpus's caption vocabulary on the t2m skeleton "
                      f"only; it checks none of {cfg.target_name}'s test captions ({skeleton}), so the judge rows "
                      "are left out.")
         precision = []
     else:
-        rows["judge_paired"] = paired_judge_over_bases(list(zip(base_pipes, tuned)), eval_set.captions(), *gen)
+        rows["judge_paired"] = measured.paired(base_pipes, tuned, eval_set.captions(), gen)[2]
         notes.append(judge_paired_note(rows["judge_paired"], cfg.target_name))
         precision = precision_prompts(eval_set)
     if judge_reads(precision, skeleton):
-        captions = [p for p, _ in precision]
-        base_motions = [generate_joints(pipe, precision, *gen) for pipe in base_pipes]
-        tuned_motions = [[generate_joints(pipe, precision, *gen) for pipe in group] for group in tuned]
-        motions = {"base": base_motions, "finetuned": [m for group in tuned_motions for m in group]}
-        prec = {name: float(np.mean([judge_batch(m, captions)["accuracy"] for m in ms]))
-                for name, ms in motions.items()}
-        confusion = {name: precision_confusion([j for m in ms for j in m], captions * len(ms))
-                     for name, ms in motions.items()}
-        paired = judge_difference_over_bases(captions, list(zip(base_motions, tuned_motions)))
+        base, models, difference = measured.paired(base_pipes, tuned, precision, gen, confusion=True)
+        sides = {"base": base, "finetuned": [m for group in models for m in group]}
+        prec = {name: float(np.mean([r["accuracy"] for r in results])) for name, results in sides.items()}
+        confusion = {name: combine_confusions([r["confusion"] for r in results]) for name, results in sides.items()}
         rows["precision"] = {"judge_accuracy_base": prec["base"], "judge_accuracy_finetuned": prec["finetuned"],
-                             "prompts": len(precision), "confusion": confusion, "paired": paired}
+                             "prompts": len(precision), "confusion": confusion, "paired": difference}
         confusion_table = confusion_markdown({"Pretrained": confusion["base"], "Fine-tuned": confusion["finetuned"]})
         notes.append(f"Precision prompts ({len(precision)} {cfg.target_name} test captions with left/right, clockwise/"
                      f"counter-clockwise or forward/backward): judge accuracy base {prec['base']:.3f}, fine-tuned "
-                     f"{prec['finetuned']:.3f} (paired difference {paired['delta']:+.3f} ± {paired['ci']:.3f}). "
-                     f"Each side/direction attribute judged against the prompt and its swapped twin:\n\n"
-                     f"{confusion_table}")
+                     f"{prec['finetuned']:.3f} (paired difference {difference['delta']:+.3f} ± "
+                     f"{difference['ci']:.3f}). Each side/direction attribute judged against the prompt and its "
+                     f"swapped twin:\n\n{confusion_table}")
     # Forgetting, judged on the source domain's test captions (the judge needs no source evaluator).
     source_limit = protocol.texts or 256
     if judge_reads([(text, 0) for texts in prompts_by_split(src).get("test", {}).values() for text in texts],
                    skeleton):
-        forget = {name: float(np.mean([judge_accuracy(p, src, "test", source_limit, *gen)["accuracy"] for p in pipes]))
+        split = split_fingerprint(src, "test")
+
+        def source_accuracy(pipe: MotionPipeline) -> float:
+            key = {"model": measured.model(pipe), "split": split, "limit": source_limit, "generation": gen}
+            return measured.get("source-judge", key,
+                                lambda: judge_accuracy(pipe, src, "test", source_limit, *gen)["accuracy"])
+
+        forget = {name: float(np.mean([source_accuracy(p) for p in pipes]))
                   for name, pipes in (("base", base_pipes), ("finetuned", all_tuned))}
         rows["forgetting"] = {"source_judge_accuracy_base": forget["base"],
                               "source_judge_accuracy_finetuned": forget["finetuned"], "captions": source_limit}
@@ -216,20 +217,22 @@ def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol:
 
 
 def _source_rows(out: Path, src: Path, cfg: CrossDatasetConfig, protocol: ProtocolConfig,
-                 base_pipes: list[MotionPipeline], tuned: list[list[MotionPipeline]], console: Console) -> dict:
+                 base_pipes: list[MotionPipeline], tuned: list[list[MotionPipeline]], console: Console,
+                 measured: Measurements) -> dict:
     """Base and fine-tuned models on the source's test split, with an evaluator trained on the source."""
     run = shipped("evaluator", cfg.source, cfg) or embedding_stage(out / "source_evaluator", src, "evaluator",
                                                                    cfg.preset, console, cfg.device)
     evaluator = EmbeddingModel.load(run, "evaluator")
-    return _table_rows(evaluator, src, EvalSet(src, "test", evaluator), protocol, base_pipes, tuned, console)
+    return _table_rows(evaluator, EvalSet(src, "test", evaluator), protocol, base_pipes, tuned, console, measured)
 
 
-def _table_rows(evaluator: EmbeddingModel, data: Path, eval_set: EvalSet, protocol: ProtocolConfig,
-                base_pipes: list[MotionPipeline], tuned: list[list[MotionPipeline]], console: Console) -> dict:
+def _table_rows(evaluator: EmbeddingModel, eval_set: EvalSet, protocol: ProtocolConfig,
+                base_pipes: list[MotionPipeline], tuned: list[list[MotionPipeline]], console: Console,
+                measured: Measurements) -> dict:
     """The table's rows on one test split: real motions, the bases pooled, and every fine-tuned model pooled."""
 
     def row(pipe: MotionPipeline | None) -> dict:
-        return evaluate(evaluator, data, protocol, pipe, console=console, eval_set=eval_set)
+        return measured.row(evaluator, protocol, pipe, eval_set, console)
 
     truth = row(None)
     bases = [row(p) for p in base_pipes]

@@ -21,10 +21,8 @@ from nomocap.eval.protocol import (
     EvalSet,
     ProtocolConfig,
     best_of_n,
-    evaluate,
     judge_reads,
     markdown_table,
-    paired_judge,
     write_results,
 )
 from nomocap.experiments.common import (
@@ -38,6 +36,7 @@ from nomocap.experiments.common import (
     pretrain_stage,
     shipped,
 )
+from nomocap.experiments.measured import Measurements, fingerprint
 from nomocap.pipeline import MotionPipeline
 from nomocap.report import training_curves, write_html
 from nomocap.retrieval.train import EmbeddingModel
@@ -67,6 +66,7 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
     evaluator = EmbeddingModel.load(shipped("evaluator", cfg.domain, cfg) or embedding_stage(
         out / "evaluator", data, "evaluator", cfg.preset, console, dev), "evaluator")
     protocol = ProtocolConfig.from_preset(cfg.preset)
+    measured = Measurements(out / "measured")  # a re-run measures only models it has not measured yet
     results, sections = {}, []
     for category in categories:
         without = pretrain_stage(out / f"base_without_{category}", data, cfg.preset, cfg.arch, cfg.repr, console,
@@ -82,17 +82,16 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
         full_pipe, without_pipe = MotionPipeline.from_run(full, dev), MotionPipeline.from_run(without, dev)
         tuned = [MotionPipeline.from_run(without, dev, adapter=a / "best", adapter_scale=cfg.adapter_scale)
                  for a in adapters]
-        rows = {"ground_truth": evaluate(evaluator, data, protocol, None, console=console, eval_set=eval_set),
-                "full": evaluate(evaluator, data, protocol, full_pipe, console=console, eval_set=eval_set),
-                "without": evaluate(evaluator, data, protocol, without_pipe, console=console, eval_set=eval_set),
-                "finetuned": pool([evaluate(evaluator, data, protocol, pipe, console=console, eval_set=eval_set)
-                                   for pipe in tuned])}
+        rows = {"ground_truth": measured.row(evaluator, protocol, None, eval_set, console),
+                "full": measured.row(evaluator, protocol, full_pipe, eval_set, console),
+                "without": measured.row(evaluator, protocol, without_pipe, eval_set, console),
+                "finetuned": pool([measured.row(evaluator, protocol, pipe, eval_set, console) for pipe in tuned])}
         results[category] = rows
         table = markdown_table({"Ground truth": rows["ground_truth"], "Pretrained with the category": rows["full"],
                                 "Pretrained without it": rows["without"],
                                 f"Without it + RL {cfg.method_label}": rows["finetuned"]})
         notes = (f"{len(train)} training captions of {category}; evaluated on {len(eval_set.items)} test motions.\n\n"
-                 + _judged(rows, cfg, category, eval_set, protocol, full_pipe, without_pipe, tuned))
+                 + _judged(rows, cfg, category, eval_set, protocol, full_pipe, without_pipe, tuned, measured))
         title = f"Leave-one-out: {category} ({cfg.preset} preset, {cfg.arch}, seeds {cfg.seeds})"
         sections += [(title, table + "\n" + notes),
                      (f"Fine-tuning curves ({category}, seed {cfg.seeds[0]})",
@@ -105,7 +104,8 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
 
 
 def _judged(rows: dict, cfg: LeaveOneOutConfig, category: str, eval_set: EvalSet, protocol: ProtocolConfig,
-            full_pipe: MotionPipeline, without_pipe: MotionPipeline, tuned: list[MotionPipeline]) -> str:
+            full_pipe: MotionPipeline, without_pipe: MotionPipeline, tuned: list[MotionPipeline],
+            measured: Measurements) -> str:
     """Reach (each base's best-of-n, judged) and the paired judge into ``rows``, and their notes — where the
     programmatic judge reads the class's captions (the embedded corpus's vocabulary)."""
     gen = (protocol.sampler, protocol.steps, protocol.guidance)
@@ -113,10 +113,12 @@ def _judged(rows: dict, cfg: LeaveOneOutConfig, category: str, eval_set: EvalSet
         return (f"The programmatic judge reads the embedded corpus's caption vocabulary on the t2m skeleton only; "
                 f"it checks none of {category}'s test captions, so reach and the judge are left out.\n")
     pairs = [(it.texts[0].text, len(f)) for it, f in zip(eval_set.items, eval_set.features)][: cfg.reach_captions]
-    reach = {name: best_of_n(pipe, pairs, cfg.reach_samples, *gen)
+    reach = {name: measured.get("reach", {"model": measured.model(pipe), "pairs": fingerprint(pairs),
+                                          "samples": cfg.reach_samples, "generation": gen},
+                                lambda pipe=pipe: best_of_n(pipe, pairs, cfg.reach_samples, *gen))
              for name, pipe in (("full", full_pipe), ("without", without_pipe))}
     rows["reach"] = reach
-    rows["judge_paired"] = paired_judge(without_pipe, tuned, eval_set.captions(), *gen)
+    rows["judge_paired"] = measured.paired([without_pipe], [tuned], eval_set.captions(), gen)[2]
     return (f"Reach (best-of-{cfg.reach_samples}, {len(pairs)} test captions): pretrained with the category "
             f"{reach['full']['reach']:.3f} (per-sample pass rate {reach['full']['sample_pass_rate']:.3f}), "
             f"without it {reach['without']['reach']:.3f} ({reach['without']['sample_pass_rate']:.3f}).\n\n"

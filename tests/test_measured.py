@@ -39,6 +39,9 @@ def test_get_measures_once_and_returns_what_json_reads(tmp_path):
     assert type(first["mean"]) is float and len(calls) == 1
     measured.get("row", {"model": "b"}, measure)  # another key: measured anew, beside the first
     assert len(calls) == 2 and len(list(tmp_path.glob("row-*.json"))) == 2
+    for stored in tmp_path.glob("row-*.json"):
+        stored.write_text('{"kind": "row", "val')  # a damaged file is measured again, not an error
+    assert measured.get("row", {"model": "a"}, measure) == first and len(calls) == 3
 
 
 def test_a_pipelines_fingerprint_follows_what_it_samples(tiny_runs):

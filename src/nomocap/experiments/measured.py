@@ -151,7 +151,10 @@ class Measurements:
     def get(self, kind: str, key: dict, measure: Callable[[], Any]) -> Any:
         path = self.folder / f"{kind}-{fingerprint(key)}.json"
         if path.is_file():
-            return json.loads(path.read_text())["value"]
+            try:
+                return json.loads(path.read_text())["value"]
+            except (json.JSONDecodeError, KeyError, TypeError):  # edited by hand or cut short: measured again
+                pass
         # Stored and returned alike as JSON reads them: a fresh run and a re-run see the same numbers and types.
         text = json.dumps({"kind": kind, "key": key, "value": measure()}, default=float)
         atomic_write_text(path, text + "\n")

@@ -82,10 +82,14 @@ def _sink(out: Path) -> Callable[[Iterator[np.ndarray], Path, float], None]:
 
 
 def _write_gif(frames: Iterator[np.ndarray], path: Path, fps: float) -> None:
-    images = [Image.fromarray(frame) for frame in frames]
+    first = Image.fromarray(next(frames))
     # One palette for all frames, from the first: every colour drawn (floor, track, limbs, captions) is in it.
-    palette = images[0].quantize(256, method=Image.Quantize.FASTOCTREE)
-    images = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
+    palette = first.quantize(256, method=Image.Quantize.FASTOCTREE)
+
+    def indexed(image: Image.Image) -> Image.Image:  # 1 byte a pixel from here on, not 3
+        return image.quantize(palette=palette, dither=Image.Dither.NONE)
+
+    images = [indexed(first)] + [indexed(Image.fromarray(frame)) for frame in frames]
     images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
 
 

@@ -102,11 +102,24 @@ def fingerprint(value: Any) -> str:
 
 
 class Measurements:
-    """``get(kind, key, measure)``: ``measure()``'s JSON-able result, stored under ``folder`` the first time."""
+    """``get(kind, key, measure)``: ``measure()``'s JSON-able result, stored under ``folder`` the first time; and
+    the experiments' measurements built on it (``row``, ``judged``, ``paired``), keyed by fingerprints."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self._fingerprints: dict[int, tuple[object, str]] = {}
+
+    def get(self, kind: str, key: dict, measure: Callable[[], Any]) -> Any:
+        path = self.folder / f"{kind}-{fingerprint(key)}.json"
+        if path.is_file():
+            try:
+                return json.loads(path.read_text())["value"]
+            except (json.JSONDecodeError, KeyError, TypeError):  # edited by hand or cut short: measured again
+                pass
+        # Stored and returned alike as JSON reads them: a fresh run and a re-run see the same numbers and types.
+        text = json.dumps({"kind": kind, "key": key, "value": measure()}, default=float)
+        atomic_write_text(path, text + "\n")
+        return json.loads(text)["value"]
 
     def _once(self, thing: object, fingerprint_of: Callable[[Any], str]) -> str:
         """A fingerprint computed once per object (what is measured is not trained meanwhile)."""
@@ -130,6 +143,7 @@ class Measurements:
                confusion: bool = False) -> dict:
         """One motion per ``(caption, frames)`` from the same noise for every model (``generate_joints``), judged:
         ``accuracy``, ``verdicts`` per caption, and with ``confusion`` the precision confusion counts."""
+
         def measure() -> dict:
             joints, captions = generate_joints(pipe, pairs, *generation), [p for p, _ in pairs]
             verdict = judge_batch(joints, captions)
@@ -147,15 +161,3 @@ class Measurements:
         models = [[self.judged(pipe, pairs, generation, confusion) for pipe in group] for group in tuned]
         return base, models, verdict_difference_over_bases(
             [(b["verdicts"], [m["verdicts"] for m in group]) for b, group in zip(base, models)])
-
-    def get(self, kind: str, key: dict, measure: Callable[[], Any]) -> Any:
-        path = self.folder / f"{kind}-{fingerprint(key)}.json"
-        if path.is_file():
-            try:
-                return json.loads(path.read_text())["value"]
-            except (json.JSONDecodeError, KeyError, TypeError):  # edited by hand or cut short: measured again
-                pass
-        # Stored and returned alike as JSON reads them: a fresh run and a re-run see the same numbers and types.
-        text = json.dumps({"kind": kind, "key": key, "value": measure()}, default=float)
-        atomic_write_text(path, text + "\n")
-        return json.loads(text)["value"]

@@ -173,7 +173,6 @@ def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol:
     rows, notes = {}, []
     skeleton = eval_set.skeleton.name
     all_tuned = [pipe for group in tuned for pipe in group]
-
     if not judge_reads(eval_set.captions(), skeleton):
         notes.append(f"The programmatic judge reads the embedded corpus's caption vocabulary on the t2m skeleton "
                      f"only; it checks none of {cfg.target_name}'s test captions ({skeleton}), so the judge rows "

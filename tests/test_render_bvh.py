@@ -105,7 +105,8 @@ def test_mp4_frames_are_piped_to_ffmpeg(tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "ffmpeg"
-    fake.write_text('#!/bin/sh\necho "$@" > "$FAKE_ARGS"\nfor last; do :; done\ncat > "$last"\nexit "$FAKE_RC"\n')
+    fake.write_text('#!/bin/sh\necho "$@" > "$FAKE_ARGS"\n[ -n "$FAKE_EARLY" ] && { echo "bad option" >&2; exit 8; }\n'
+                    'for last; do :; done\ncat > "$last"\nexit "$FAKE_RC"\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_ARGS", str(tmp_path / "args.txt"))
@@ -120,6 +121,10 @@ def test_mp4_frames_are_piped_to_ffmpeg(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="bad.mp4"):
         render_motion(motion, tmp_path / "bad.mp4")
     assert not (tmp_path / "bad.mp4").exists() and not list(tmp_path.glob(".bad*"))
+    monkeypatch.setenv("FAKE_EARLY", "1")  # an ffmpeg that quits before reading a frame: its message, not a broken pipe
+    with pytest.raises(RuntimeError, match="exit 8.*bad option"):
+        render_motion(random_motion(0, frames=60), tmp_path / "early.mp4")
+    assert not list(tmp_path.glob("*early*"))
 
 
 def test_render_rejects_bad_input(tmp_path):

@@ -11,6 +11,7 @@ matplotlib's 3-D axes redrawn every frame a report's 8-panel grid took ~15× lon
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -100,11 +101,12 @@ def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float) -> None:
                "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-",
                "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p", "-f", "mp4", str(path)]
     with subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        try:
-            for frame in itertools.chain([first], frames):
-                proc.stdin.write(np.ascontiguousarray(frame).tobytes())
-        finally:
-            proc.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # ffmpeg stopped reading: its exit status and message say why
+            try:
+                for frame in itertools.chain([first], frames):
+                    proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+            finally:
+                proc.stdin.close()
         error = proc.stderr.read().decode(errors="replace")
     if proc.returncode:
         raise RuntimeError(f"ffmpeg failed (exit {proc.returncode}): {error.strip() or 'no message'}")

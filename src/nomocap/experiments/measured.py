@@ -122,7 +122,8 @@ class Measurements:
         return json.loads(text)["value"]
 
     def _once(self, thing: object, fingerprint_of: Callable[[Any], str]) -> str:
-        """A fingerprint computed once per object (what is measured is not trained meanwhile)."""
+        """A fingerprint computed once per object: a model (not trained meanwhile), a caption list judged for every
+        model."""
         if id(thing) not in self._fingerprints:
             self._fingerprints[id(thing)] = (thing, fingerprint_of(thing))  # holding it keeps its id unique
         return self._fingerprints[id(thing)][1]
@@ -150,7 +151,7 @@ class Measurements:
             result = {"accuracy": verdict["accuracy"], "verdicts": verdict["verdicts"]}
             return result | ({"confusion": precision_confusion(joints, captions)} if confusion else {})
 
-        key = {"model": self.model(pipe), "pairs": fingerprint(pairs), "generation": list(generation)}
+        key = {"model": self.model(pipe), "pairs": self._once(pairs, fingerprint), "generation": list(generation)}
         return self.get("precision" if confusion else "judge", key, measure)
 
     def paired(self, bases: list[MotionPipeline], tuned: list[list[MotionPipeline]], pairs: list[tuple[str, int]],

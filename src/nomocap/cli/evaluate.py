@@ -110,6 +110,7 @@ def evaluate_cmd(
     best_of: int = typer.Option(1, help="best-of-n sampling: keep the draw of n that --reward scores highest"),
     reward: Path = typer.Option(None, help="retrieval run that ranks the draws of --best-of"),
     device: str = typer.Option("auto", help=DEVICE_HELP + " (the diffusion model; evaluator, reward on the CPU)"),
+    guidance: float = typer.Option(None, help="classifier-free guidance scale (default: the preset's, 2.5)"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """R-precision, FID, MultiModal distance, Diversity, MultiModality (+ judge) with 95 % intervals.
@@ -125,7 +126,7 @@ def evaluate_cmd(
         fail("--best-of needs --reward RUN (the retrieval model that ranks the draws)")
     try:
         ev = EmbeddingModel.load(evaluator, "evaluator")
-        cfg = ProtocolConfig.from_preset(preset, replications=replications, seed=seed)
+        cfg = ProtocolConfig.from_preset(preset, replications=replications, seed=seed, guidance=guidance)
         eval_set = EvalSet(data, split, ev)
         rows = {"Ground truth": evaluate(ev, data, cfg, None, split, console, eval_set)}
         if model is not None:

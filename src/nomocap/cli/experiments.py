@@ -57,6 +57,8 @@ def experiment(
     device: str = typer.Option("auto", help=DEVICE_HELP + "; not a stage setting: finished stages are reused"),
     adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP + "; evaluation only: finished fine-tuning "
                                         "stages are reused"),
+    guidance: float = typer.Option(None, help="classifier-free guidance of the fine-tuning and of every evaluated "
+                                   "row (default: the preset's, 2.5); a stage setting: another scale fine-tunes again"),
 ) -> None:
     """Run one of the paper's experiments end to end and write results.json, results.md and report.html.
 
@@ -81,7 +83,8 @@ def experiment(
                                                    contrastive=contrastive, finetune=overrides, best_of=best_of,
                                                    method=method, device=where, reward_data=reward_data,
                                                    prompts=str(prompts) if prompts else None,
-                                                   adapter_scale=adapter_scale, base_seeds=seed_values(base_seeds))
+                                                   adapter_scale=adapter_scale, base_seeds=seed_values(base_seeds),
+                                                   guidance=guidance)
             cross_dataset.run(out, cfg, console)
         else:
             if seed_values(base_seeds) != [0]:
@@ -90,7 +93,7 @@ def experiment(
             loo = leave_one_out.LeaveOneOutConfig(preset=preset, arch=arch, repr=repr, domain=source,
                                                   categories=chosen, seeds=seed_list, use_shipped=not from_scratch,
                                                   contrastive=contrastive, finetune=overrides, method=method,
-                                                  device=where, adapter_scale=adapter_scale)
+                                                  device=where, adapter_scale=adapter_scale, guidance=guidance)
             leave_one_out.run(out, loo, console)
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))

@@ -6,6 +6,7 @@ programmatic judge's accuracy where captions follow the embedded corpus grammar.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,11 @@ class ProtocolConfig:
     steps: int = 10
     guidance: float = 2.5
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.guidance) and self.guidance >= 0):
+            raise ValueError(f"guidance {self.guidance}: give a finite scale >= 0 (1: no guidance, the conditional "
+                             "model alone; the presets use 2.5)")
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> ProtocolConfig:

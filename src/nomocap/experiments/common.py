@@ -16,6 +16,7 @@ from nomocap.data.humanml import CorpusError, infer_skeleton
 from nomocap.data.merge import merge_corpora
 from nomocap.data.prompts import Prompt
 from nomocap.data.synth.corpus import synthesize
+from nomocap.eval.protocol import ProtocolConfig
 from nomocap.experiments.stages import run_stage
 from nomocap.models.lora import check_adapter_scale
 from nomocap.models.registry import ARCHS
@@ -53,14 +54,24 @@ class ExperimentConfig:
     finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] ([raft], [draft]) table
     device: str = "cpu"  # where models train and sample; not a stage setting (a finished stage stays valid)
     adapter_scale: float = 1.0  # the fine-tuned rows' adapters scaled (lora.scale_adapter); evaluation only
+    guidance: float | None = None  # classifier-free guidance of fine-tuning and evaluation alike; None: the preset's
 
     def __post_init__(self) -> None:  # before any corpus is made
         if self.arch not in ARCHS:
             raise ValueError(f"unknown --arch {self.arch!r}: choose {' or '.join(ARCHS)}")
         check_adapter_scale(self.adapter_scale)
+        if "guidance" in self.finetune:
+            raise ValueError("--set guidance=...: give --guidance instead; it sets the fine-tuning's and the "
+                             "evaluation's guidance together, so that every row is sampled at one scale")
+        self.protocol()  # a guidance scale that is no scale fails here
 
     def finetune_config(self, seed: int) -> FinetuneConfig:
-        return method_config(self.method, self.preset, self.arch, **{**self.finetune, "seed": seed})
+        guidance = {} if self.guidance is None else {"guidance": self.guidance}
+        return method_config(self.method, self.preset, self.arch, **{**self.finetune, **guidance, "seed": seed})
+
+    def protocol(self) -> ProtocolConfig:
+        """The preset's evaluation protocol, sampled at the experiment's guidance."""
+        return ProtocolConfig.from_preset(self.preset, guidance=self.guidance)
 
     @property
     def stage_prefix(self) -> str:

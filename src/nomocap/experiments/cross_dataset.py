@@ -128,7 +128,7 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
                  for seed in cfg.seeds] for base_seed, base in zip(cfg.base_seeds, bases)]
 
     evaluator = EmbeddingModel.load(evaluator_run, "evaluator")
-    protocol = ProtocolConfig.from_preset(cfg.preset)
+    protocol = cfg.protocol()
     eval_set = EvalSet(tgt, "test", evaluator)
     base_pipes = [MotionPipeline.from_run(base, dev) for base in bases]
     tuned = [[MotionPipeline.from_run(base, dev, adapter=a / "best", adapter_scale=cfg.adapter_scale) for a in group]
@@ -156,7 +156,8 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     judge_rows, notes, precision = _judge_rows(cfg, eval_set, src, protocol, base_pipes, tuned, measured)
     rows.update(judge_rows)
     write_results(rows, out, table + "\n" + notes)
-    _report(out, cfg, table, notes, adapters[0][0], base_pipes[0], tuned[0][0], precision or eval_set.captions())
+    _report(out, cfg, table, notes, adapters[0][0], base_pipes[0], tuned[0][0], precision or eval_set.captions(),
+            protocol.guidance)
     print(table)
     console.print(notes)
     console.print(f"report: {out / 'report.html'}")
@@ -170,7 +171,9 @@ def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol:
     forgetting on the source's — where the judge reads the captions; the notes that say what was judged. Each base
     is paired with its own fine-tuned models (``tuned[i]`` with ``base_pipes[i]``)."""
     gen = (protocol.sampler, protocol.steps, protocol.guidance)
-    rows, notes = {}, []
+    rows = {}
+    notes = [f"Every motion sampled by {protocol.steps}-step {protocol.sampler} with classifier-free guidance "
+             f"{protocol.guidance:g}."]
     skeleton = eval_set.skeleton.name
     all_tuned = [pipe for group in tuned for pipe in group]
     if not judge_reads(eval_set.captions(), skeleton):
@@ -243,18 +246,20 @@ def _table_rows(evaluator: EmbeddingModel, eval_set: EvalSet, protocol: Protocol
 
 
 def _report(out: Path, cfg: CrossDatasetConfig, table: str, notes: str, adapter: Path, base_pipe: MotionPipeline,
-            tuned: MotionPipeline, precision: list[tuple[str, int]]) -> None:
+            tuned: MotionPipeline, precision: list[tuple[str, int]], guidance: float) -> None:
     curves = training_curves(adapter / "log.jsonl", out / "curves.png")
     picks = precision[:: max(1, len(precision) // 4)][:4] or precision[:4]
     gen = torch.Generator().manual_seed(0)
     sampler = base_pipe.sampler("dpm++", 10)
     texts, lengths = [p for p, _ in picks], [n for _, n in picks]
-    base_j = base_pipe.to_joints(base_pipe.sample(texts, lengths, sampler, 2.5, torch.Generator().manual_seed(0)))
-    tuned_j = tuned.to_joints(tuned.sample(texts, lengths, sampler, 2.5, gen))
+    base_j = base_pipe.to_joints(base_pipe.sample(texts, lengths, sampler, guidance,
+                                                  torch.Generator().manual_seed(0)))
+    tuned_j = tuned.to_joints(tuned.sample(texts, lengths, sampler, guidance, gen))
     labels = [f"pretrained: {t}" for t in texts] + [f"fine-tuned: {t}" for t in texts]
     grid = render_grid(base_j + tuned_j, out / "grid.gif", labels, columns=len(texts), stride=3,
                        skeleton=base_pipe.skeleton) if picks else None
-    title = f"{cfg.source_name} -> {cfg.target_name} ({cfg.preset} preset, {cfg.arch}, seeds {cfg.seeds})"
+    title = (f"{cfg.source_name} -> {cfg.target_name} ({cfg.preset} preset, {cfg.arch}, seeds {cfg.seeds}, "
+             f"guidance {guidance:g})")
     sections = [(f"Cross-dataset: {title}", table),
                 ("Instruction precision and forgetting (programmatic judge)", notes),
                 ("Fine-tuning curves", curves)]

@@ -65,7 +65,7 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
                                                                       console, dev)
     evaluator = EmbeddingModel.load(shipped("evaluator", cfg.domain, cfg) or embedding_stage(
         out / "evaluator", data, "evaluator", cfg.preset, console, dev), "evaluator")
-    protocol = ProtocolConfig.from_preset(cfg.preset)
+    protocol = cfg.protocol()
     measured = Measurements(out / "measured")  # a re-run measures only models it has not measured yet
     results, sections = {}, []
     for category in categories:

@@ -1,0 +1,66 @@
+"""One classifier-free guidance scale for a whole experiment: the fine-tuning, every evaluated row and the report
+sample at it; ``nomocap evaluate --guidance`` samples at it; a scale that is no scale fails before any work."""
+
+import pytest
+from typer.testing import CliRunner
+
+from nomocap.cli import app
+from nomocap.eval.protocol import ProtocolConfig
+from nomocap.experiments.cross_dataset import CrossDatasetConfig
+from nomocap.experiments.leave_one_out import LeaveOneOutConfig
+from nomocap.pipeline import MotionPipeline
+from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("config", [CrossDatasetConfig, LeaveOneOutConfig])
+@pytest.mark.parametrize("method", ["ddpo", "raft", "draft"])
+def test_an_experiments_guidance_reaches_its_fine_tuning_and_its_protocol(config, method):
+    default = config(preset="tiny", method=method)
+    assert default.finetune_config(0).guidance == default.protocol().guidance == 2.5  # the presets' scale
+    chosen = config(preset="tiny", method=method, guidance=5.0)
+    assert chosen.finetune_config(3).guidance == chosen.protocol().guidance == 5.0
+    assert chosen.finetune_config(3).seed == 3
+
+
+@pytest.mark.parametrize("guidance", [-1.0, float("nan"), float("inf")])
+def test_a_guidance_that_is_no_scale_is_refused(guidance):
+    with pytest.raises(ValueError, match="give a finite scale >= 0"):
+        ProtocolConfig(guidance=guidance)
+    with pytest.raises(ValueError, match="give a finite scale >= 0"):
+        CrossDatasetConfig(preset="tiny", guidance=guidance)
+
+
+@pytest.mark.parametrize("option, message", [(["--guidance", "-1"], "give a finite scale >= 0"),
+                                             (["--set", "guidance=5"], "give --guidance instead")])
+def test_a_bad_guidance_fails_before_any_corpus_is_made(tmp_path, option, message):
+    result = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", *option,
+                                 "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and message in " ".join(result.output.split())
+    assert not (tmp_path / "x").exists()
+
+
+def test_evaluate_samples_every_row_at_the_given_guidance(tiny_runs, tmp_path, monkeypatch):
+    data, base, _ = tiny_runs
+    evaluator = train_embedding_model(data, tmp_path / "evaluator", EmbeddingTrainConfig.from_preset(
+        "evaluator", "tiny", steps=2, text_encoder="hash"))
+    seen = []
+    sample = MotionPipeline.sample
+
+    def spy(self, prompts, lengths, sampler, guidance, *args, **kwargs):
+        seen.append(guidance)
+        return sample(self, prompts, lengths, sampler, guidance, *args, **kwargs)
+
+    monkeypatch.setattr(MotionPipeline, "sample", spy)
+    command = ["evaluate", "--evaluator", str(evaluator), "--data", str(data), "--model", str(base), "--preset",
+               "tiny", "--replications", "1", "--device", "cpu"]
+    result = runner.invoke(app, command + ["--guidance", "4"])
+    assert result.exit_code == 0, result.output
+    assert seen and set(seen) == {4.0}
+    seen.clear()
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert seen and set(seen) == {2.5}
+    result = runner.invoke(app, command + ["--guidance", "-2"])
+    assert result.exit_code != 0 and "give a finite scale >= 0" in " ".join(result.output.split())

@@ -64,3 +64,21 @@ def test_evaluate_samples_every_row_at_the_given_guidance(tiny_runs, tmp_path, m
     assert seen and set(seen) == {2.5}
     result = runner.invoke(app, command + ["--guidance", "-2"])
     assert result.exit_code != 0 and "give a finite scale >= 0" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("method", ["ddpo", "raft", "draft"])
+def test_a_fine_tunings_guidance_that_is_no_scale_is_refused(method):
+    from nomocap.rl import method_config
+
+    assert method_config(method, "tiny", guidance=4.0).guidance == 4.0
+    with pytest.raises(ValueError, match="give a finite scale >= 0"):
+        method_config(method, "tiny", guidance=-0.5)
+
+
+def test_generate_refuses_a_guidance_that_is_no_scale_and_writes_nothing(tiny_runs, tmp_path):
+    _, base, _ = tiny_runs
+    out = tmp_path / "wave.npy"
+    result = runner.invoke(app, ["generate", "a person waves", "--model", str(base), "--out", str(out),
+                                 "--guidance", "-3", "--device", "cpu"])
+    assert result.exit_code != 0 and "give a finite scale >= 0" in " ".join(result.output.split())
+    assert not out.exists()

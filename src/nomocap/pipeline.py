@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nomocap.diffusion.guidance import guided_prediction
+from nomocap.diffusion.guidance import check_guidance, guided_prediction
 from nomocap.diffusion.samplers import Sampler, make_sampler
 from nomocap.diffusion.schedules import NoiseSchedule
 from nomocap.motion.features import Normalizer
@@ -148,6 +148,7 @@ class MotionPipeline:
         fine-tuning backpropagates through them; the samples are the same).
         """
         prompts = check_prompts(prompts)
+        check_guidance(guidance)
         if len(lengths) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(lengths)} lengths")
         cond = self.encode(prompts)

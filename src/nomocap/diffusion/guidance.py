@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -21,3 +22,11 @@ def guided_prediction(model: Callable[..., torch.Tensor], x: torch.Tensor, t: to
     out = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([null.expand_as(cond), cond]), **doubled)
     uncond, conditional = out.chunk(2)
     return uncond + scale * (conditional - uncond)
+
+
+def check_guidance(scale: float) -> float:
+    """``scale`` if it is a guidance scale (finite, >= 0); a clear error otherwise."""
+    if not (isinstance(scale, int | float) and math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"guidance {scale}: give a finite scale >= 0 (1: no guidance, the conditional model "
+                         "alone; the presets use 2.5)")
+    return scale

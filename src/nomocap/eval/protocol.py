@@ -6,7 +6,6 @@ programmatic judge's accuracy where captions follow the embedded corpus grammar.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from nomocap.data.humanml import UNIT_LENGTH, CorpusError, crop_to_units, load_c
 from nomocap.data.synth.captions import parse_caption
 from nomocap.data.synth.judge import SKELETON as JUDGE_SKELETON
 from nomocap.data.synth.judge import attribute_name, judge_batch, judge_motion
+from nomocap.diffusion.guidance import check_guidance
 from nomocap.eval.metrics import (
     confidence_interval,
     diversity,
@@ -52,9 +52,7 @@ class ProtocolConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.guidance) and self.guidance >= 0):
-            raise ValueError(f"guidance {self.guidance}: give a finite scale >= 0 (1: no guidance, the conditional "
-                             "model alone; the presets use 2.5)")
+        check_guidance(self.guidance)
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> ProtocolConfig:

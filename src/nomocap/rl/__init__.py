@@ -14,6 +14,10 @@ def method_config(method: str, preset: str, arch: str | None = None, /, **overri
         raise ValueError("'arch' is not a fine-tuning setting: it comes from the base model (experiments: --arch)")
     if method not in METHODS:
         raise ValueError(f"unknown fine-tuning method {method!r}: choose {', '.join(METHODS)}")
+    if "guidance" in overrides:  # e.g. --set guidance=-1
+        from nomocap.diffusion.guidance import check_guidance
+
+        check_guidance(overrides["guidance"])
     return config_class(method).from_preset(preset, arch, **overrides)
 
 

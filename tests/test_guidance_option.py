@@ -24,6 +24,18 @@ def test_an_experiments_guidance_reaches_its_fine_tuning_and_its_protocol(config
     assert chosen.finetune_config(3).seed == 3
 
 
+@pytest.mark.parametrize("method", ["ddpo", "raft", "draft"])
+def test_the_paper_preset_samples_mdm_at_5_and_the_latent_model_at_2_5(method):
+    """The paper's scales: MDM at 5, StableMoFusion at 2.5; the CPU presets keep 2.5 for both."""
+    from nomocap.rl import method_config
+
+    for preset, arch, scale in (("paper", "mdm", 5.0), ("paper", "mld", 2.5), ("small", "mdm", 2.5)):
+        assert method_config(method, preset, arch).guidance == scale, (preset, arch)
+        assert ProtocolConfig.from_preset(preset, arch).guidance == scale, (preset, arch)
+        assert CrossDatasetConfig(preset=preset, arch=arch, method=method).protocol().guidance == scale
+    assert CrossDatasetConfig(preset="paper", arch="mdm", guidance=2.5).protocol().guidance == 2.5
+
+
 @pytest.mark.parametrize("guidance", [-1.0, float("nan"), float("inf")])
 def test_a_guidance_that_is_no_scale_is_refused(guidance):
     with pytest.raises(ValueError, match="give a finite scale >= 0"):
@@ -62,6 +74,11 @@ def test_evaluate_samples_every_row_at_the_given_guidance(tiny_runs, tmp_path, m
     result = runner.invoke(app, command)
     assert result.exit_code == 0, result.output
     assert seen and set(seen) == {2.5}
+    seen.clear()
+    paper = [a if a != "tiny" else "paper" for a in command]  # an mdm base in the paper preset: the paper's 5
+    result = runner.invoke(app, paper)
+    assert result.exit_code == 0, result.output
+    assert seen and set(seen) == {5.0}
     result = runner.invoke(app, command + ["--guidance", "-2"])
     assert result.exit_code != 0 and "give a finite scale >= 0" in " ".join(result.output.split())
 

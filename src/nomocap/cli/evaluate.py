@@ -117,7 +117,7 @@ def evaluate_cmd(
 
     Example: nomocap evaluate --evaluator runs/evaluator_k --data data/k --model runs/base_h
     """
-    from nomocap.checkpoint import CheckpointError
+    from nomocap.checkpoint import CheckpointError, load_config
     from nomocap.eval.protocol import EvalSet, ProtocolConfig, evaluate, markdown_table, write_results
     from nomocap.pipeline import MotionPipeline
     from nomocap.retrieval.train import EmbeddingModel
@@ -126,7 +126,8 @@ def evaluate_cmd(
         fail("--best-of needs --reward RUN (the retrieval model that ranks the draws)")
     try:
         ev = EmbeddingModel.load(evaluator, "evaluator")
-        cfg = ProtocolConfig.from_preset(preset, replications=replications, seed=seed, guidance=guidance)
+        arch = load_config(model, kind="denoiser").get("arch") if model is not None else None
+        cfg = ProtocolConfig.from_preset(preset, arch, replications=replications, seed=seed, guidance=guidance)
         eval_set = EvalSet(data, split, ev)
         rows = {"Ground truth": evaluate(ev, data, cfg, None, split, console, eval_set)}
         if model is not None:

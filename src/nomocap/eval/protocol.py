@@ -55,8 +55,10 @@ class ProtocolConfig:
         check_guidance(self.guidance)
 
     @classmethod
-    def from_preset(cls, preset: str, **overrides) -> ProtocolConfig:
-        return cls(**preset_values("evaluate", preset, overrides))
+    def from_preset(cls, preset: str, arch: str | None = None, **overrides) -> ProtocolConfig:
+        """The preset's ``[evaluate]`` table, with ``[evaluate_ARCH]`` over it for the evaluated model's
+        architecture (the paper preset samples mdm at guidance 5)."""
+        return cls(**preset_values("evaluate", preset, overrides, arch))
 
 
 class EvalSet:

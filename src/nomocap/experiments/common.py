@@ -70,8 +70,8 @@ class ExperimentConfig:
         return method_config(self.method, self.preset, self.arch, **{**self.finetune, **guidance, "seed": seed})
 
     def protocol(self) -> ProtocolConfig:
-        """The preset's evaluation protocol, sampled at the experiment's guidance."""
-        return ProtocolConfig.from_preset(self.preset, guidance=self.guidance)
+        """The preset's evaluation protocol for the experiment's architecture, sampled at its guidance."""
+        return ProtocolConfig.from_preset(self.preset, self.arch, guidance=self.guidance)
 
     @property
     def stage_prefix(self) -> str:

@@ -110,7 +110,8 @@ def evaluate_cmd(
     best_of: int = typer.Option(1, help="best-of-n sampling: keep the draw of n that --reward scores highest"),
     reward: Path = typer.Option(None, help="retrieval run that ranks the draws of --best-of"),
     device: str = typer.Option("auto", help=DEVICE_HELP + " (the diffusion model; evaluator, reward on the CPU)"),
-    guidance: float = typer.Option(None, help="classifier-free guidance scale (default: the preset's, 2.5)"),
+    guidance: float = typer.Option(None, help="classifier-free guidance scale (default: the preset's: 2.5; paper: "
+                                   "5 for mdm)"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """R-precision, FID, MultiModal distance, Diversity, MultiModality (+ judge) with 95 % intervals.

@@ -58,7 +58,8 @@ def experiment(
     adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP + "; evaluation only: finished fine-tuning "
                                         "stages are reused"),
     guidance: float = typer.Option(None, help="classifier-free guidance of the fine-tuning and of every evaluated "
-                                   "row (default: the preset's, 2.5); a stage setting: another scale fine-tunes again"),
+                                   "row (default: the preset's: 2.5; paper: 5 for mdm); a stage setting: another "
+                                   "scale fine-tunes again"),
 ) -> None:
     """Run one of the paper's experiments end to end and write results.json, results.md and report.html.
 

@@ -116,7 +116,9 @@ def test_an_unknown_arch_fails_before_any_corpus_is_made(tmp_path, command):
 @pytest.mark.parametrize("option, message", [
     (["--adapter-scale", "-1"], "--adapter-scale must be a finite number >= 0"),
     (["--base-seeds", "0,0"], "give distinct non-negative pretraining seeds"),
-    (["--base-seeds", "0,a"], "give comma-separated integers")])
+    (["--base-seeds", "0,a"], "give comma-separated integers"),
+    (["--guidance", "-1"], "give a finite scale >= 0"),
+    (["--set", "guidance=5"], "give --guidance instead")])
 def test_a_bad_option_fails_before_any_corpus_is_made(tmp_path, option, message):
     result = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", *option,
                                  "--out", str(tmp_path / "x")])

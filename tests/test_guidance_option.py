@@ -44,15 +44,6 @@ def test_a_guidance_that_is_no_scale_is_refused(guidance):
         CrossDatasetConfig(preset="tiny", guidance=guidance)
 
 
-@pytest.mark.parametrize("option, message", [(["--guidance", "-1"], "give a finite scale >= 0"),
-                                             (["--set", "guidance=5"], "give --guidance instead")])
-def test_a_bad_guidance_fails_before_any_corpus_is_made(tmp_path, option, message):
-    result = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", *option,
-                                 "--out", str(tmp_path / "x")])
-    assert result.exit_code != 0 and message in " ".join(result.output.split())
-    assert not (tmp_path / "x").exists()
-
-
 def test_evaluate_samples_every_row_at_the_given_guidance(tiny_runs, tmp_path, monkeypatch):
     data, base, _ = tiny_runs
     evaluator = train_embedding_model(data, tmp_path / "evaluator", EmbeddingTrainConfig.from_preset(

@@ -1,5 +1,6 @@
-"""One classifier-free guidance scale for a whole experiment: the fine-tuning, every evaluated row and the report
-sample at it; ``nomocap evaluate --guidance`` samples at it; a scale that is no scale fails before any work."""
+"""One classifier-free guidance scale for a whole experiment: its fine-tuning and its protocol take it; ``nomocap
+evaluate --guidance`` samples every row at it; the paper preset's per-architecture scales; a scale that is no scale
+fails before any work."""
 
 import pytest
 from typer.testing import CliRunner
@@ -10,6 +11,7 @@ from nomocap.experiments.cross_dataset import CrossDatasetConfig
 from nomocap.experiments.leave_one_out import LeaveOneOutConfig
 from nomocap.pipeline import MotionPipeline
 from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
+from nomocap.rl import method_config
 
 runner = CliRunner()
 
@@ -27,8 +29,6 @@ def test_an_experiments_guidance_reaches_its_fine_tuning_and_its_protocol(config
 @pytest.mark.parametrize("method", ["ddpo", "raft", "draft"])
 def test_the_paper_preset_samples_mdm_at_5_and_the_latent_model_at_2_5(method):
     """The paper's scales: MDM at 5, StableMoFusion at 2.5; the CPU presets keep 2.5 for both."""
-    from nomocap.rl import method_config
-
     for preset, arch, scale in (("paper", "mdm", 5.0), ("paper", "mld", 2.5), ("small", "mdm", 2.5)):
         assert method_config(method, preset, arch).guidance == scale, (preset, arch)
         assert ProtocolConfig.from_preset(preset, arch).guidance == scale, (preset, arch)
@@ -76,8 +76,6 @@ def test_evaluate_samples_every_row_at_the_given_guidance(tiny_runs, tmp_path, m
 
 @pytest.mark.parametrize("method", ["ddpo", "raft", "draft"])
 def test_a_fine_tunings_guidance_that_is_no_scale_is_refused(method):
-    from nomocap.rl import method_config
-
     assert method_config(method, "tiny", guidance=4.0).guidance == 4.0
     with pytest.raises(ValueError, match="give a finite scale >= 0"):
         method_config(method, "tiny", guidance=-0.5)

@@ -126,13 +126,6 @@ def test_a_bad_option_fails_before_any_corpus_is_made(tmp_path, option, message)
     assert not (tmp_path / "x").exists()
 
 
-def test_base_seeds_are_refused_by_leave_one_out_before_any_corpus_is_made(tmp_path):
-    result = runner.invoke(app, ["experiment", "leave-one-out", "--preset", "tiny", "--base-seeds", "0,1",
-                                 "--out", str(tmp_path / "x")])
-    assert result.exit_code != 0 and "--base-seeds is a cross-dataset option" in " ".join(result.output.split())
-    assert not (tmp_path / "x").exists()
-
-
 def test_demo_refuses_an_unknown_method_before_any_corpus_is_made(tmp_path):
     result = runner.invoke(app, ["demo", "--method", "ppo", "--preset", "tiny", "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "unknown fine-tuning method 'ppo'" in result.output
@@ -227,6 +220,22 @@ def test_leave_one_out_tiny_reports_rows_and_reach(tmp_path):
         assert reach["captions"] == 3 and 0.0 <= reach["sample_pass_rate"] <= reach["reach"] <= 1.0
     assert "Without it + RL (ours)" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "report.html").exists()
+
+    # A second class-less base: only it is pretrained, fine-tuned and measured; the rows pool over both bases.
+    cfg.base_seeds = [0, 1]
+    two = leave_one_out.run(tmp_path, cfg)["posture_balance"]
+    assert (tmp_path / "base_without_posture_balance_seed1").is_dir()
+    assert (tmp_path / "finetune_posture_balance_b1_s0" / "best").is_dir()
+    first, second = two["per_base"]
+    assert first["base"] == rows["without"] and first["finetuned"] == rows["finetuned"]
+    assert second["base"] != first["base"] and two["full"] == rows["full"]
+    pooled = np.mean([first["base"]["fid"]["mean"], second["base"]["fid"]["mean"]])
+    assert two["without"]["fid"]["mean"] == pytest.approx(pooled)
+    reach = two["reach"]["without"]
+    assert reach["per_base"][0] == rows["reach"]["without"]
+    assert reach["reach"] == pytest.approx(np.mean([r["reach"] for r in reach["per_base"]]))
+    assert len(two["judge_paired"]["per_base"]) == 2
+    assert "Per class-less base" in (tmp_path / "results.md").read_text()
 
 
 def test_report_renders_paragraphs_and_tables(tmp_path):

@@ -36,9 +36,9 @@ def experiment(
     arch: str = typer.Option("mdm", help="mdm or mld"),
     repr: str = typer.Option("guo", "--repr", help="guo or rot"),
     seeds: str = typer.Option("0", help="comma-separated fine-tuning seeds, e.g. 0,1,2"),
-    base_seeds: str = typer.Option("0", help="cross-dataset: comma-separated pretraining seeds; each base (seed 0: "
-                                   "the shipped one where it ships) is fine-tuned with every --seeds, and the rows "
-                                   "pool over all of them"),
+    base_seeds: str = typer.Option("0", help="comma-separated pretraining seeds; each base (cross-dataset's; "
+                                   "leave-one-out's class-less one) is fine-tuned with every --seeds, and the rows "
+                                   "pool over all of them (seed 0: the shipped base where it ships)"),
     source: str = typer.Option("h", help="source domain (pretraining; leave-one-out's corpus): the embedded h or k, "
                                "or a corpus folder in the HumanML3D layout (e.g. your HumanML3D)"),
     target: str = typer.Option("k", help="target domain (prompts, reward, evaluation): h, k or a corpus folder on "
@@ -88,13 +88,12 @@ def experiment(
                                                    guidance=guidance)
             cross_dataset.run(out, cfg, console)
         else:
-            if seed_values(base_seeds) != [0]:
-                raise ValueError("--base-seeds is a cross-dataset option: leave-one-out pretrains its own two bases")
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)
             loo = leave_one_out.LeaveOneOutConfig(preset=preset, arch=arch, repr=repr, domain=source,
                                                   categories=chosen, seeds=seed_list, use_shipped=not from_scratch,
                                                   contrastive=contrastive, finetune=overrides, method=method,
-                                                  device=where, adapter_scale=adapter_scale, guidance=guidance)
+                                                  device=where, adapter_scale=adapter_scale, guidance=guidance,
+                                                  base_seeds=seed_values(base_seeds))
             leave_one_out.run(out, loo, console)
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))

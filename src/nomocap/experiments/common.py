@@ -6,6 +6,7 @@ checkpoints (``assets/checkpoints``) stand in for the stages that made them, unl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class ExperimentConfig:
     device: str = "cpu"  # where models train and sample; not a stage setting (a finished stage stays valid)
     adapter_scale: float = 1.0  # the fine-tuned rows' adapters scaled (lora.scale_adapter); evaluation only
     guidance: float | None = None  # classifier-free guidance of fine-tuning and evaluation alike; None: the preset's
+    base_seeds: list[int] = field(default_factory=lambda: [0])  # pretraining seeds: each base fine-tuned per seed
 
     def __post_init__(self) -> None:  # before any corpus is made
         if self.arch not in ARCHS:
@@ -64,6 +66,9 @@ class ExperimentConfig:
             raise ValueError("--set guidance=...: give --guidance instead; it sets the fine-tuning's and the "
                              "evaluation's guidance together, so that every row is sampled at one scale")
         self.protocol()  # a guidance scale that is no scale fails here
+        if not self.base_seeds or len(set(self.base_seeds)) != len(self.base_seeds) or min(self.base_seeds) < 0:
+            raise ValueError(f"--base-seeds {self.base_seeds}: give distinct non-negative pretraining seeds, "
+                             "e.g. 0,1,2")
 
     def finetune_config(self, seed: int) -> FinetuneConfig:
         guidance = {} if self.guidance is None else {"guidance": self.guidance}
@@ -77,6 +82,12 @@ class ExperimentConfig:
     def stage_prefix(self) -> str:
         """Fine-tuning stage folders: ``finetune_*`` (DDPO), ``raft_*`` and ``draft_*`` live side by side."""
         return "finetune" if self.method == "ddpo" else self.method
+
+    def finetune_folder(self, base_seed: int, seed: int, label: str = "") -> str:
+        """``draft_s1`` (of base seed 0: the name of every earlier experiment folder's stages) or ``draft_b2_s1``;
+        ``label`` (leave-one-out's class) after the method: ``draft_posture_balance_b2_s1``."""
+        of_base = f"_b{base_seed}" if base_seed else ""
+        return f"{self.stage_prefix}{'_' + label if label else ''}{of_base}_s{seed}"
 
     @property
     def method_label(self) -> str:
@@ -214,6 +225,19 @@ def _moved_attributes(per_attribute: dict) -> str:
             "it by chance): " + "; ".join(
                 f"{name} {a['base']:.2f} → {a['finetuned']:.2f} ({a['delta']:+.3f} ± {a['ci']:.3f}, {a['count']} "
                 "captions)" for name, a in moved) + ".")
+
+
+def pooled_rows(row: Callable[[MotionPipeline | None], dict], base_pipes: list[MotionPipeline],
+                tuned: list[list[MotionPipeline]]) -> dict:
+    """The table's rows on one test split (``row(None)``: the real motions): the bases pooled, every fine-tuned
+    model pooled, and where there are several bases each with its own fine-tuned seeds (``per_base``)."""
+    truth = row(None)
+    bases = [row(p) for p in base_pipes]
+    finetuned = [[row(p) for p in group] for group in tuned]
+    rows = {"ground_truth": truth, "base": pool(bases), "finetuned": pool([r for group in finetuned for r in group])}
+    if len(bases) > 1:
+        rows["per_base"] = [{"base": b, "finetuned": pool(group)} for b, group in zip(bases, finetuned, strict=True)]
+    return rows
 
 
 def pool(rows: list[dict]) -> dict:

@@ -9,7 +9,7 @@ curves, a render grid and ``report.html``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ from nomocap.experiments.common import (
     judge_paired_note,
     merged_corpus_stage,
     pool,
+    pooled_rows,
     pretrain_stage,
     shipped,
 )
@@ -58,7 +59,6 @@ class CrossDatasetConfig(ExperimentConfig):
     best_of: int = 0  # > 1: add the base's best-of-n row (ranked by the reward model), RL's baseline and ceiling
     reward_data: str = "target"  # or "both": the reward model trained on source and target together
     prompts: str | None = None  # fine-tuning prompts other than the target's training captions (load_prompts)
-    base_seeds: list[int] = field(default_factory=lambda: [0])  # pretraining seeds: each base fine-tuned per seed
 
     @property
     def source_name(self) -> str:
@@ -73,16 +73,10 @@ class CrossDatasetConfig(ExperimentConfig):
         super().__post_init__()
         if self.reward_data not in ("target", "both"):
             raise ValueError(f"unknown --reward-data {self.reward_data!r}: choose target or both")
-        if not self.base_seeds or len(set(self.base_seeds)) != len(self.base_seeds) or min(self.base_seeds) < 0:
-            raise ValueError(f"--base-seeds {self.base_seeds}: give distinct non-negative pretraining seeds, "
-                             "e.g. 0,1,2")
 
     def base_folder(self, seed: int) -> str:
         """``base`` (seed 0, the base of every earlier experiment folder) or ``base_seedN``."""
         return "base" if seed == 0 else f"base_seed{seed}"
-
-    def finetune_folder(self, base_seed: int, seed: int) -> str:
-        return f"{self.stage_prefix}_s{seed}" if base_seed == 0 else f"{self.stage_prefix}_b{base_seed}_s{seed}"
 
 
 def precision_prompts(eval_set: EvalSet) -> list[tuple[str, int]]:
@@ -232,17 +226,7 @@ def _table_rows(evaluator: EmbeddingModel, eval_set: EvalSet, protocol: Protocol
                 base_pipes: list[MotionPipeline], tuned: list[list[MotionPipeline]], console: Console,
                 measured: Measurements) -> dict:
     """The table's rows on one test split: real motions, the bases pooled, and every fine-tuned model pooled."""
-
-    def row(pipe: MotionPipeline | None) -> dict:
-        return measured.row(evaluator, protocol, pipe, eval_set, console)
-
-    truth = row(None)
-    bases = [row(p) for p in base_pipes]
-    finetuned = [[row(p) for p in group] for group in tuned]
-    rows = {"ground_truth": truth, "base": pool(bases), "finetuned": pool([r for group in finetuned for r in group])}
-    if len(bases) > 1:  # behind the pooled rows: each base and its own fine-tuned seeds
-        rows["per_base"] = [{"base": b, "finetuned": pool(group)} for b, group in zip(bases, finetuned)]
-    return rows
+    return pooled_rows(lambda pipe: measured.row(evaluator, protocol, pipe, eval_set, console), base_pipes, tuned)
 
 
 def _report(out: Path, cfg: CrossDatasetConfig, table: str, notes: str, adapter: Path, base_pipe: MotionPipeline,

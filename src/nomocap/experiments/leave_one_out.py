@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
 from nomocap.data.categories import CATEGORIES, caption_category, check_category
@@ -32,7 +33,7 @@ from nomocap.experiments.common import (
     embedding_stage,
     finetune_stage,
     judge_paired_note,
-    pool,
+    pooled_rows,
     pretrain_stage,
     shipped,
 )
@@ -69,57 +70,82 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
     measured = Measurements(out / "measured")  # a re-run measures only models it has not measured yet
     results, sections = {}, []
     for category in categories:
-        without = pretrain_stage(out / f"base_without_{category}", data, cfg.preset, cfg.arch, cfg.repr, console,
-                                 exclude_category=category, device=dev)
+        withouts = [pretrain_stage(out / without_folder(category, seed), data, cfg.preset, cfg.arch, cfg.repr, console,
+                                   exclude_category=category, device=dev, seed=seed) for seed in cfg.base_seeds]
         train = train_prompts[category]
         others = [p for p in load_prompts(data, "train") if caption_category(p.text) != category]
         val = load_prompts(data, "val", category)
-        adapters = [finetune_stage(out / f"{cfg.stage_prefix}_{category}_s{seed}", without, reward,
-                                   cfg.finetune_config(seed), train, others, val,
-                                   cfg.contrastive, console, dev)
-                    for seed in cfg.seeds]
+        # Per class-less base, its fine-tuned seeds; the rows pool over all of them.
+        adapters = [[finetune_stage(out / cfg.finetune_folder(base_seed, seed, category), without, reward,
+                                    cfg.finetune_config(seed), train, others, val, cfg.contrastive, console, dev)
+                     for seed in cfg.seeds] for base_seed, without in zip(cfg.base_seeds, withouts)]
         eval_set = EvalSet(data, "test", evaluator, category=category)
-        full_pipe, without_pipe = MotionPipeline.from_run(full, dev), MotionPipeline.from_run(without, dev)
-        tuned = [MotionPipeline.from_run(without, dev, adapter=a / "best", adapter_scale=cfg.adapter_scale)
-                 for a in adapters]
-        rows = {"ground_truth": measured.row(evaluator, protocol, None, eval_set, console),
+        full_pipe = MotionPipeline.from_run(full, dev)
+        without_pipes = [MotionPipeline.from_run(without, dev) for without in withouts]
+        tuned = [[MotionPipeline.from_run(without, dev, adapter=a / "best", adapter_scale=cfg.adapter_scale)
+                  for a in group] for without, group in zip(withouts, adapters)]
+        pooled = pooled_rows(lambda pipe, test=eval_set: measured.row(evaluator, protocol, pipe, test, console),
+                             without_pipes, tuned)
+        rows = {"ground_truth": pooled["ground_truth"],
                 "full": measured.row(evaluator, protocol, full_pipe, eval_set, console),
-                "without": measured.row(evaluator, protocol, without_pipe, eval_set, console),
-                "finetuned": pool([measured.row(evaluator, protocol, pipe, eval_set, console) for pipe in tuned])}
-        results[category] = rows
+                "without": pooled["base"], "finetuned": pooled["finetuned"]}
+        without_label = "Pretrained without it" + (f" ({len(withouts)} bases)" if len(withouts) > 1 else "")
         table = markdown_table({"Ground truth": rows["ground_truth"], "Pretrained with the category": rows["full"],
-                                "Pretrained without it": rows["without"],
+                                without_label: rows["without"],
                                 f"Without it + RL {cfg.method_label}": rows["finetuned"]})
-        notes = (f"{len(train)} training captions of {category}; evaluated on {len(eval_set.items)} test motions.\n\n"
-                 + _judged(rows, cfg, category, eval_set, protocol, full_pipe, without_pipe, tuned, measured))
-        title = f"Leave-one-out: {category} ({cfg.preset} preset, {cfg.arch}, seeds {cfg.seeds})"
+        if "per_base" in pooled:
+            rows["per_base"] = pooled["per_base"]
+            table += "\nPer class-less base, each with its own fine-tuned seeds:\n\n" + markdown_table(
+                {label: row for seed, pair in zip(cfg.base_seeds, pooled["per_base"]) for label, row in
+                 ((f"Without it, seed {seed}", pair["base"]), (f"+ RL from seed {seed}", pair["finetuned"]))})
+        notes = (f"{len(train)} training captions of {category}; evaluated on {len(eval_set.items)} test motions."
+                 + (" The model pretrained with the category is one (seed 0), the reference.\n\n"
+                    if len(withouts) > 1 else "\n\n")
+                 + _judged(rows, cfg, category, eval_set, protocol, full_pipe, without_pipes, tuned, measured))
+        title = (f"Leave-one-out: {category} ({cfg.preset} preset, {cfg.arch}, seeds {cfg.seeds}"
+                 + (f", base seeds {cfg.base_seeds})" if len(withouts) > 1 else ")"))
         sections += [(title, table + "\n" + notes),
                      (f"Fine-tuning curves ({category}, seed {cfg.seeds[0]})",
-                      training_curves(adapters[0] / "log.jsonl", out / f"curves_{category}.png"))]
+                      training_curves(adapters[0][0] / "log.jsonl", out / f"curves_{category}.png"))]
         console.print(table + "\n" + notes)
+        results[category] = rows
     write_results(results, out, "\n".join(body for _, body in sections if isinstance(body, str)))
     write_html(out / "report.html", "nomocap leave-one-out report", sections)
     console.print(f"report: {out / 'report.html'}")
     return results
 
 
+def without_folder(category: str, seed: int) -> str:
+    """``base_without_<class>`` (pretraining seed 0, every earlier folder's name) or ``..._seedN``."""
+    return f"base_without_{category}" + (f"_seed{seed}" if seed else "")
+
+
 def _judged(rows: dict, cfg: LeaveOneOutConfig, category: str, eval_set: EvalSet, protocol: ProtocolConfig,
-            full_pipe: MotionPipeline, without_pipe: MotionPipeline, tuned: list[MotionPipeline],
+            full_pipe: MotionPipeline, without_pipes: list[MotionPipeline], tuned: list[list[MotionPipeline]],
             measured: Measurements) -> str:
-    """Reach (each base's best-of-n, judged) and the paired judge into ``rows``, and their notes — where the
-    programmatic judge reads the class's captions (the embedded corpus's vocabulary)."""
+    """Reach (each base's best-of-n, judged) and the paired judge (each class-less base with its own fine-tuned
+    models) into ``rows``, and their notes — where the programmatic judge reads the class's captions (the embedded
+    corpus's vocabulary)."""
     gen = (protocol.sampler, protocol.steps, protocol.guidance)
     if not judge_reads(eval_set.captions(), eval_set.skeleton.name):
         return (f"The programmatic judge reads the embedded corpus's caption vocabulary on the t2m skeleton only; "
                 f"it checks none of {category}'s test captions, so reach and the judge are left out.\n")
     pairs = [(it.texts[0].text, len(f)) for it, f in zip(eval_set.items, eval_set.features)][: cfg.reach_captions]
-    reach = {name: measured.get("reach", {"model": measured.model(pipe), "pairs": fingerprint(pairs),
-                                          "samples": cfg.reach_samples, "generation": gen},
-                                lambda pipe=pipe: best_of_n(pipe, pairs, cfg.reach_samples, *gen))
-             for name, pipe in (("full", full_pipe), ("without", without_pipe))}
-    rows["reach"] = reach
-    rows["judge_paired"] = measured.paired([without_pipe], [tuned], eval_set.captions(), gen)[2]
+
+    def reach_of(pipe: MotionPipeline) -> dict:
+        key = {"model": measured.model(pipe), "pairs": fingerprint(pairs), "samples": cfg.reach_samples,
+               "generation": gen}
+        return measured.get("reach", key, lambda: best_of_n(pipe, pairs, cfg.reach_samples, *gen))
+
+    full, withouts = reach_of(full_pipe), [reach_of(pipe) for pipe in without_pipes]
+    without = withouts[0] if len(withouts) == 1 else {
+        "reach": float(np.mean([r["reach"] for r in withouts])),
+        "sample_pass_rate": float(np.mean([r["sample_pass_rate"] for r in withouts])),
+        "captions": len(pairs), "samples": cfg.reach_samples, "per_base": withouts}
+    rows["reach"] = {"full": full, "without": without}
+    rows["judge_paired"] = measured.paired(without_pipes, tuned, eval_set.captions(), gen)[2]
+    per_base = ("; per base " + ", ".join(f"{r['reach']:.3f}" for r in withouts)) if len(withouts) > 1 else ""
     return (f"Reach (best-of-{cfg.reach_samples}, {len(pairs)} test captions): pretrained with the category "
-            f"{reach['full']['reach']:.3f} (per-sample pass rate {reach['full']['sample_pass_rate']:.3f}), "
-            f"without it {reach['without']['reach']:.3f} ({reach['without']['sample_pass_rate']:.3f}).\n\n"
+            f"{full['reach']:.3f} (per-sample pass rate {full['sample_pass_rate']:.3f}), "
+            f"without it {without['reach']:.3f} ({without['sample_pass_rate']:.3f}{per_base}).\n\n"
             f"{judge_paired_note(rows['judge_paired'], category)}\n")

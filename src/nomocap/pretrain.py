@@ -74,8 +74,10 @@ class MotionBatcher:
 
 
 def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: bool = False,
-             console: Console | None = None, stop_after: int | None = None, device: str = "cpu") -> Path:
-    """Train and write ``out/{config.json, model.safetensors, train_state.safetensors, log.jsonl}``.
+             console: Console | None = None, stop_after: int | None = None, device: str = "cpu",
+             tensorboard: bool = False) -> Path:
+    """Train and write ``out/{config.json, model.safetensors, train_state.safetensors, log.jsonl}`` (with
+    ``tensorboard`` also ``out/tensorboard``).
 
     ``mld`` first trains the motion VAE in ``out/vae`` (resumable on its own), then the latent denoiser.
     ``stop_after`` ends the run early after that many steps, as a kill would (for resume tests).
@@ -122,7 +124,7 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
                 int(load_metadata(vae_dir / "train_state.safetensors")["step"]) >= cfg.vae_steps
             vae_ema = fit(vae, lambda step: vae.loss(*batcher(cfg.batch_size)[:2], generator=gen), vae_dir,
                            cfg.vae_steps, cfg, gen, {"kind": "vae", "model": vae_cfg, **base}, extra,
-                           resume and vae_dir.exists(), console, "vae", stop_after) if not vae_done else \
+                           resume and vae_dir.exists(), console, "vae", stop_after, tensorboard) if not vae_done else \
                 prefixed(load_tensors(vae_dir / "model.safetensors"), "model.")
             denoiser_fields = {f.name for f in dataclasses.fields(MLDConfig)}
             model_cfg = {"text_dim": encoder.dim, **{k: v for k, v in cfg.model.items() if k in denoiser_fields},
@@ -148,7 +150,7 @@ def pretrain(data: str | Path, out: str | Path, cfg: PretrainConfig, resume: boo
         config = {"kind": "denoiser", "arch": cfg.arch, "schedule": cfg.schedule,
                   "diffusion_steps": cfg.diffusion_steps, "model": model_cfg, **base}
         fit(model, diffusion_loss, out, cfg.steps, cfg, gen, config, extra, resume, console, f"pretrain {cfg.arch}",
-             stop_after)
+            stop_after, tensorboard)
     except Stopped:
         pass
     return out

@@ -27,6 +27,7 @@ from nomocap.checkpoint import (
     save_tensors,
 )
 from nomocap.configs import load_preset
+from nomocap.runlog import RunLog
 
 
 @dataclass
@@ -115,7 +116,7 @@ def load_adapter_state(path: Path, model: torch.nn.Module, opt: torch.optim.Opti
 
 def fit(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], folder: Path, steps: int, cfg,
         gen: torch.Generator, config: dict, extra: dict[str, torch.Tensor], resume: bool, console: Console, label: str,
-        stop_after: int | None) -> dict[str, torch.Tensor]:
+        stop_after: int | None, tensorboard: bool = False) -> dict[str, torch.Tensor]:
     """Optimise ``loss_fn(step) -> loss`` over the model's trainable parameters; returns the EMA weights.
 
     ``cfg`` carries ``lr, weight_decay, warmup, grad_clip, ema_decay, checkpoint_every``.
@@ -165,8 +166,7 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], folder: 
     model.train()
     columns = (TextColumn(f"[bold]{label}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
-    with open(folder / "log.jsonl", "a", encoding="utf-8") as log, \
-            Progress(*columns, console=console, transient=False) as progress:
+    with RunLog(folder, "step", tensorboard) as log, Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(label, total=steps, completed=start, loss=float("nan"))
         tic = time.time()
         for step in range(start, steps):
@@ -188,9 +188,8 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], folder: 
             done = step + 1
             progress.update(task, completed=done, loss=loss.item())
             if done % 10 == 0 or done == steps:
-                log.write(json.dumps({"step": done, "loss": round(loss.item(), 6), "lr": _lr_at(step, cfg, steps),
-                                      "grad_norm": round(grad_norm, 4), "seconds": round(time.time() - tic, 2)}) + "\n")
-                log.flush()
+                log.write({"step": done, "loss": round(loss.item(), 6), "lr": _lr_at(step, cfg, steps),
+                           "grad_norm": round(grad_norm, 4), "seconds": round(time.time() - tic, 2)})
             if done % cfg.checkpoint_every == 0 or done == steps:
                 checkpoint(done)
             if stop_after is not None and done >= stop_after:

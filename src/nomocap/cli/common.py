@@ -20,6 +20,7 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+TENSORBOARD_HELP = "also log every number of log.jsonl for TensorBoard (tensorboard --logdir OUT/tensorboard)"
 DEVICE_HELP = "auto (a GPU when there is one), cpu, cuda or cuda:N"
 ADAPTER_SCALE_HELP = ("the adapter's weight change times this: 0 is the base, 1 the fine-tuned model, in between a "
                       "trade of the gain against what the base knew")

@@ -12,6 +12,7 @@ from nomocap.cli.common import (
     DEVICE_HELP,
     METHOD_HELP,
     SET_HELP,
+    TENSORBOARD_HELP,
     app,
     console,
     fail,
@@ -33,6 +34,7 @@ def pretrain_cmd(
     text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
     resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
+    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """Pretrain a text-to-motion denoiser.
@@ -41,26 +43,33 @@ def pretrain_cmd(
     """
     from nomocap.checkpoint import CheckpointError
     from nomocap.pretrain import PretrainConfig, pretrain
+    from nomocap.runlog import check_tensorboard
 
     if arch == "mld" and repr != "guo":
         fail("the latent model (mld) works on guo features; use --repr guo")
     try:
         cfg = PretrainConfig.from_preset(preset, arch=arch, repr=repr, steps=steps, exclude_category=exclude_category,
                                          text_encoder=text_encoder, seed=seed)
-        pretrain(data, out, cfg, resume=resume, console=console, device=resolve_device(device))
+        if tensorboard:
+            check_tensorboard()
+        pretrain(data, out, cfg, resume=resume, console=console, device=resolve_device(device), tensorboard=tensorboard)
     except (ValueError, CorpusError, CheckpointError, FileNotFoundError) as err:
         fail(str(err))
     console.print(f"wrote {out}")
 
 
 def _train_embedding(kind: str, data: Path, out: Path, preset: str, steps: int | None, resume: bool, seed: int | None,
-                     text_encoder: str | None, device: str) -> None:
+                     text_encoder: str | None, device: str, tensorboard: bool) -> None:
     from nomocap.checkpoint import CheckpointError
     from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
+    from nomocap.runlog import check_tensorboard
 
     try:
         cfg = EmbeddingTrainConfig.from_preset(kind, preset, steps=steps, seed=seed, text_encoder=text_encoder)
-        train_embedding_model(data, out, cfg, resume=resume, console=console, device=resolve_device(device))
+        if tensorboard:
+            check_tensorboard()
+        train_embedding_model(data, out, cfg, resume=resume, console=console, device=resolve_device(device),
+                              tensorboard=tensorboard)
     except (ValueError, CorpusError, CheckpointError) as err:
         fail(str(err))
     console.print(f"wrote {out}")
@@ -75,13 +84,14 @@ def train_retrieval(
     text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
     resume: bool = typer.Option(False, help="continue the run in --out"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
+    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
     seed: int = typer.Option(None, help="random seed (preset default: 0)"),
 ) -> None:
     """Train the TMR-style retrieval model whose cosine similarity is the RL reward.
 
     Example: nomocap train-retrieval --data data/k --preset small --out runs/reward_k
     """
-    _train_embedding("retrieval", data, out, preset, steps, resume, seed, text_encoder, device)
+    _train_embedding("retrieval", data, out, preset, steps, resume, seed, text_encoder, device, tensorboard)
 
 
 @app.command("train-evaluator")
@@ -93,13 +103,14 @@ def train_evaluator(
     text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
     resume: bool = typer.Option(False, help="continue the run in --out"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
+    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
     seed: int = typer.Option(None, help="random seed (preset default: 1, unlike the reward's 0)"),
 ) -> None:
     """Train the T2M-style evaluator that grades generated motion (never the reward model).
 
     Example: nomocap train-evaluator --data data/k --preset small --out runs/evaluator_k
     """
-    _train_embedding("evaluator", data, out, preset, steps, resume, seed, text_encoder, device)
+    _train_embedding("evaluator", data, out, preset, steps, resume, seed, text_encoder, device, tensorboard)
 
 
 @app.command("finetune")
@@ -127,6 +138,7 @@ def finetune(
     settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
     device: str = typer.Option("auto", help=DEVICE_HELP + "; a multi-process launch picks each rank's own"),
     resume: bool = typer.Option(False, help="continue the run in --out"),
+    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP + " (the main process's)"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """RL post-training (DDPO + PPO clip) of LoRA adapters from text prompts only (comparisons: --method raft
@@ -143,6 +155,7 @@ def finetune(
     from nomocap.rewards.retrieval import RetrievalReward
     from nomocap.rl import method_config, trainer_class
     from nomocap.rl.distributed import Distributed
+    from nomocap.runlog import check_tensorboard
 
     sources = [s for s in (data, prompts, annotations) if s is not None]
     if len(sources) != 1:
@@ -157,6 +170,8 @@ def finetune(
         base_config = load_config(model, kind="denoiser")
         given = {**parse_settings(settings), **{k: v for k, v in named.items() if v is not None}}
         cfg = method_config(method, preset, base_config.get("arch"), **given)
+        if tensorboard:
+            check_tensorboard()
         fps = get_skeleton(base_config.get("skeleton", "t2m")).fps  # annotations: seconds
         train_prompts = load_prompts(sources[0], "train", category, fps)
         val_prompts = load_prompts(sources[0], "val", category, fps) if sources[0].is_dir() or \
@@ -181,7 +196,7 @@ def finetune(
         if val_reward:
             trainer.val_reward = RetrievalReward.from_run(val_reward, contrastive, cache)
         try:
-            trainer.run(resume=resume)
+            trainer.run(resume=resume, tensorboard=tensorboard)
         finally:
             del trainer
             dist.close()

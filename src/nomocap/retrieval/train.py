@@ -58,7 +58,8 @@ class CaptionTable:
 
 
 def train_embedding_model(data: str | Path, out: str | Path, cfg: EmbeddingTrainConfig, resume: bool = False,
-                          console: Console | None = None, stop_after: int | None = None, device: str = "cpu") -> Path:
+                          console: Console | None = None, stop_after: int | None = None, device: str = "cpu",
+                          tensorboard: bool = False) -> Path:
     console = console or Console()
     out = Path(out)
     corpus = load_corpus(data, "train")
@@ -86,7 +87,8 @@ def train_embedding_model(data: str | Path, out: str | Path, cfg: EmbeddingTrain
     extra = {"normalizer.mean": torch.from_numpy(corpus.normalizer.mean),
              "normalizer.std": torch.from_numpy(corpus.normalizer.std)}
     try:
-        fit(model, loss_fn, out, cfg.steps, cfg, gen, config, extra, resume, console, f"train {cfg.kind}", stop_after)
+        fit(model, loss_fn, out, cfg.steps, cfg, gen, config, extra, resume, console, f"train {cfg.kind}", stop_after,
+            tensorboard)
     except Stopped:
         pass
     return out

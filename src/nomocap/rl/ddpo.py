@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from nomocap.rl.noise import grouped_noise
 from nomocap.rl.ppo import clipped_surrogate, gaussian_kl
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
 from nomocap.rl.subspace import SubspaceScore
+from nomocap.runlog import RunLog
 from nomocap.training import checked_preset, continues_run
 
 
@@ -281,7 +281,7 @@ class DDPOTrainer(AdapterTrainer):
 
     # ----------------------------------------------------------------------------------- the loop
 
-    def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
+    def run(self, resume: bool = False, stop_after: int | None = None, tensorboard: bool = False) -> Path:
         cfg, out, main = self.cfg, self.out, self.dist.is_main
         config = self.run_config()
         if continues_run(out, config, cfg.method, resume):
@@ -289,8 +289,7 @@ class DDPOTrainer(AdapterTrainer):
         self.dist.barrier()  # every rank has read the old state before rank 0 writes anything
         if main:
             save_config(out, config)
-        log_path = out / "log.jsonl" if main else Path(os.devnull)
-        with open(log_path, "a", encoding="utf-8") as log, \
+        with RunLog(out, "iteration", tensorboard, enabled=main) as log, \
                 progress_bar("finetune", self.console, disable=not main) as bar:
             task = bar.add_task("finetune", total=cfg.iterations, completed=self.iteration, reward=float("nan"))
             start_val = self._validate_start() if main and self.iteration == 0 and cfg.eval_every else None
@@ -312,8 +311,7 @@ class DDPOTrainer(AdapterTrainer):
                 due = cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations)
                 if main and due:
                     self.validate_into(row)
-                log.write(json.dumps(row) + "\n")
-                log.flush()
+                log.write(row)
                 bar.update(task, completed=self.iteration, reward=row["reward_mean"])
                 stop = self._collapsed(row["within_prompt_std"])  # from the gathered rewards: the same on every rank
                 if stop:

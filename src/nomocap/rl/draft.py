@@ -27,7 +27,6 @@ uninterrupted run; the best adapter by held-out validation reward is kept, the b
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from nomocap.data.prompts import Prompt, draw_with_replay, replay_count
 from nomocap.pipeline import MotionPipeline, Samples
 from nomocap.rewards import DifferentiableReward
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
+from nomocap.runlog import RunLog
 from nomocap.training import checked_preset
 
 
@@ -208,10 +208,10 @@ class DRaFTTrainer(AdapterTrainer):
 
     # ----------------------------------------------------------------------------------- the loop
 
-    def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
+    def run(self, resume: bool = False, stop_after: int | None = None, tensorboard: bool = False) -> Path:
         cfg, out = self.cfg, self.out
         self.start(resume)
-        with open(out / "log.jsonl", "a", encoding="utf-8") as log, progress_bar("draft", self.console) as bar:
+        with RunLog(out, "iteration", tensorboard) as log, progress_bar("draft", self.console) as bar:
             task = bar.add_task("draft", total=cfg.iterations, completed=self.iteration, reward=float("nan"))
             start_val = None
             if self.iteration == 0 and cfg.eval_every:
@@ -227,8 +227,7 @@ class DRaFTTrainer(AdapterTrainer):
                 self.iteration = it + 1
                 if cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations):
                     self.validate_into(row)
-                log.write(json.dumps(row) + "\n")
-                log.flush()
+                log.write(row)
                 bar.update(task, completed=self.iteration, reward=row["reward_mean"])
                 self.checkpoint()
                 if stop_after is not None and self.iteration >= stop_after:

@@ -22,7 +22,6 @@ first (``rl.validation``).
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from nomocap.pretrain import denoising_loss
 from nomocap.rewards import Reward
 from nomocap.rewards.best_of_n import BestOfN
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
+from nomocap.runlog import RunLog
 from nomocap.training import checked_preset
 
 
@@ -173,11 +173,11 @@ class RAFTTrainer(AdapterTrainer):
 
     # ----------------------------------------------------------------------------------- the loop
 
-    def run(self, resume: bool = False, stop_after: int | None = None) -> Path:
+    def run(self, resume: bool = False, stop_after: int | None = None, tensorboard: bool = False) -> Path:
         cfg, out = self.cfg, self.out
         self.start(resume)
         bar = progress_bar("raft", self.console, unit=" rounds", reward="kept reward")
-        with open(out / "log.jsonl", "a", encoding="utf-8") as log, bar:
+        with RunLog(out, "iteration", tensorboard) as log, bar:
             task = bar.add_task("raft", total=cfg.rounds, completed=self.round, reward=float("nan"))
             if self.round == 0:
                 start_val = self.validate()
@@ -194,8 +194,7 @@ class RAFTTrainer(AdapterTrainer):
                     row["val_reward_base"] = start_val
                 self.round = r + 1
                 self.validate_into(row)
-                log.write(json.dumps(row) + "\n")
-                log.flush()
+                log.write(row)
                 bar.update(task, completed=self.round, reward=row["reward_kept"])
                 self.checkpoint()
                 if stop_after is not None and self.round >= stop_after:

@@ -139,6 +139,9 @@ def finetune(
     device: str = typer.Option("auto", help=DEVICE_HELP + "; a multi-process launch picks each rank's own"),
     resume: bool = typer.Option(False, help="continue the run in --out"),
     tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP + " (the main process's)"),
+    judge_prompts: int = typer.Option(0, help="> 0: every validation also logs the programmatic judge's accuracy on "
+                                      "this many held-out captions of the target (judge_target) and of --replay "
+                                      "(judge_source); the embedded corpus's vocabulary"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """RL post-training (DDPO + PPO clip) of LoRA adapters from text prompts only (comparisons: --method raft
@@ -177,6 +180,7 @@ def finetune(
         val_prompts = load_prompts(sources[0], "val", category, fps) if sources[0].is_dir() or \
             sources[0].suffix == ".json" else []
         replay_prompts = load_prompts(replay, "train", fps=fps) if replay else []
+        judge_sets = _judge_sets(judge_prompts, val_prompts, replay, fps, base_config.get("skeleton", "t2m"))
         cache = out / ".text_cache"
         # Several reward runs share the weight 1 (their names tell the logged terms apart).
         terms = [(RetrievalReward.from_run(r, contrastive, cache, f"tmr{i + 1}:{r.name}" if len(reward) > 1 else None),
@@ -195,6 +199,7 @@ def finetune(
                                       **({"val_reward_run": str(val_reward.resolve())} if val_reward else {})}, **more)
         if val_reward:
             trainer.val_reward = RetrievalReward.from_run(val_reward, contrastive, cache)
+        trainer.judge_sets = judge_sets
         try:
             trainer.run(resume=resume, tensorboard=tensorboard)
         finally:
@@ -205,6 +210,28 @@ def finetune(
     if not dist.is_main:
         return
     console.print(f"wrote {out}/adapter (last) and {out}/best (best validation reward)")
+
+
+def _judge_sets(count: int, val_prompts: list, replay: Path | None, fps: float, skeleton: str) -> dict | None:
+    """``--judge-prompts``: that many held-out captions of the target and of the replayed source, spread over their
+    val splits; refused (before any work) where there are none or the judge cannot read them."""
+    from nomocap.data.prompts import load_prompts
+    from nomocap.eval.protocol import judge_reads
+    from nomocap.rl.validation import spread_prompts
+
+    if count < 0:
+        raise ValueError(f"--judge-prompts {count}: give a count of held-out captions (0: off)")
+    if not count:
+        return None
+    sets = {"target": spread_prompts(val_prompts, count)}
+    if replay:
+        sets["source"] = spread_prompts(load_prompts(replay, "val", fps=fps), count)
+    for name, prompts in sets.items():
+        if not judge_reads([(p.text, p.frames) for p in prompts], skeleton):
+            raise ValueError(f"--judge-prompts: the programmatic judge cannot read the {name}'s held-out captions "
+                             f"({len(prompts)} found; it needs a val split in the embedded corpus's vocabulary on "
+                             "the t2m skeleton: --data DIR / --replay DIR of `nomocap data make`); leave it out")
+    return sets
 
 
 @app.command("merge-adapter")

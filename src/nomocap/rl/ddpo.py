@@ -292,7 +292,7 @@ class DDPOTrainer(AdapterTrainer):
         with RunLog(out, "iteration", tensorboard, enabled=main) as log, \
                 progress_bar("finetune", self.console, disable=not main) as bar:
             task = bar.add_task("finetune", total=cfg.iterations, completed=self.iteration, reward=float("nan"))
-            start_val = self._validate_start() if main and self.iteration == 0 and cfg.eval_every else None
+            start = self.validate_start() if main and self.iteration == 0 and cfg.eval_every else {}
             while self.iteration < cfg.iterations:
                 it, rank_salt = self.iteration, 10_000 * self.dist.rank
                 tic = time.time()
@@ -305,8 +305,8 @@ class DDPOTrainer(AdapterTrainer):
                 self.dist.check_in_sync(self.params)
                 row = self._row(it, rollouts, reward_info, train_info, t_sample, time.time() - tic - t_sample)
                 row["lr"] = lr
-                if start_val is not None and it == 0:
-                    row["val_reward_base"] = start_val
+                if it == 0:
+                    row.update(start)
                 self.iteration = it + 1
                 due = cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations)
                 if main and due:
@@ -332,12 +332,6 @@ class DDPOTrainer(AdapterTrainer):
         if not self.cfg.lr_anneal:
             return self.cfg.lr
         return self.cfg.lr * 0.5 * (1.0 + math.cos(math.pi * iteration / self.cfg.iterations))
-
-    def _validate_start(self) -> float:
-        """The base model's validation reward; the zero adapter is the best one until an update beats it."""
-        value = self.validate()
-        self.best.offer(value)
-        return value
 
     def _row(self, it: int, r: Rollouts, reward_info: dict, train_info: dict, t_sample: float, t_train: float) -> dict:
         rewards = r.batch_rewards

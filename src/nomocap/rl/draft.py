@@ -213,17 +213,14 @@ class DRaFTTrainer(AdapterTrainer):
         self.start(resume)
         with RunLog(out, "iteration", tensorboard) as log, progress_bar("draft", self.console) as bar:
             task = bar.add_task("draft", total=cfg.iterations, completed=self.iteration, reward=float("nan"))
-            start_val = None
-            if self.iteration == 0 and cfg.eval_every:
-                start_val = self.validate()
-                self.best.offer(start_val)
+            start = self.validate_start() if self.iteration == 0 and cfg.eval_every else {}
             while self.iteration < cfg.iterations:
                 it = self.iteration
                 tic = time.time()
                 row = {"iteration": it + 1, **self.update(self.draw_prompts(it), self._generator(it)), "lr": cfg.lr,
                        "seconds_train": round(time.time() - tic, 2)}
-                if start_val is not None and it == 0:
-                    row["val_reward_base"] = start_val
+                if it == 0:
+                    row.update(start)
                 self.iteration = it + 1
                 if cfg.eval_every and (self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations):
                     self.validate_into(row)

@@ -179,9 +179,7 @@ class RAFTTrainer(AdapterTrainer):
         bar = progress_bar("raft", self.console, unit=" rounds", reward="kept reward")
         with RunLog(out, "iteration", tensorboard) as log, bar:
             task = bar.add_task("raft", total=cfg.rounds, completed=self.round, reward=float("nan"))
-            if self.round == 0:
-                start_val = self.validate()
-                self.best.offer(start_val)
+            start = self.validate_start() if self.round == 0 else {}
             while self.round < cfg.rounds:
                 r = self.round
                 tic = time.time()
@@ -191,7 +189,7 @@ class RAFTTrainer(AdapterTrainer):
                 row = {"iteration": r + 1, **row, "lr": cfg.lr, "seconds_sample": round(t_sample, 2),
                        "seconds_train": round(time.time() - tic - t_sample, 2)}
                 if r == 0:
-                    row["val_reward_base"] = start_val
+                    row.update(start)
                 self.round = r + 1
                 self.validate_into(row)
                 log.write(row)

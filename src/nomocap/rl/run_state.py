@@ -15,7 +15,7 @@ from nomocap.data.prompts import Prompt
 from nomocap.models.lora import base_fingerprint, frozen_with_lora, save_adapter, trainable_parameters
 from nomocap.pipeline import MotionPipeline
 from nomocap.rewards import Reward
-from nomocap.rl.validation import BestAdapter, spread_prompts, validation_reward
+from nomocap.rl.validation import BestAdapter, spread_prompts, validation_judge, validation_reward
 from nomocap.training import continues_run, load_adapter_state, save_adapter_state
 
 
@@ -49,6 +49,10 @@ class AdapterTrainer:
     # the training did not climb. (Measured, docs/results.md: a second model trained on the same corpus shares what the
     # first can be hacked with — it is a check of a different kind only when trained on other data.)
     val_reward: Reward | None = None
+    # When set, {name: held-out prompts} (``nomocap finetune --judge-prompts``: the target's and the replayed source's
+    # val captions): every validation also logs ``judge_<name>``, the judge's accuracy on them — the task itself and
+    # forgetting, watched during the run. Its noise is its own: the adapter trains the same with or without it.
+    judge_sets: dict[str, list[Prompt]] | None = None
 
     def _generator(self, step: int, salt: int = 0) -> torch.Generator:
         """Step ``step``'s randomness comes from the seed and the step alone: a resumed run repeats itself."""
@@ -63,6 +67,19 @@ class AdapterTrainer:
         row["val_reward"] = self.validate()
         if self.best.offer(row["val_reward"]):
             row["best"] = True
+        row.update(self.judge())
+
+    def validate_start(self) -> dict:
+        """The base model's validation, before any update (the zero adapter is ``best`` until an update beats it),
+        as the first log row's ``val_reward_base`` (and ``judge_<name>_base``)."""
+        value = self.validate()
+        self.best.offer(value)
+        return {"val_reward_base": value, **{f"{name}_base": v for name, v in self.judge().items()}}
+
+    def judge(self) -> dict[str, float]:
+        return {f"judge_{name}": validation_judge(self.pipe, prompts, self.sampler, self.cfg.guidance,
+                                                  self._generator(0, salt=98))
+                for name, prompts in (self.judge_sets or {}).items()}
 
     def save_adapter(self, folder: Path) -> None:
         save_adapter(self.policy, folder, self.base_run, self.base_fingerprint, self.pipe.adapter_min_timestep)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from nomocap.data.prompts import Prompt
+from nomocap.data.synth.judge import judge_batch
 from nomocap.diffusion.samplers import Sampler
 from nomocap.pipeline import MotionPipeline
 from nomocap.rewards import MotionBatch, Reward
@@ -40,6 +41,16 @@ def validation_reward(pipe: MotionPipeline, reward: Reward, prompts: list[Prompt
     samples = pipe.sample(texts, [p.frames for p in prompts], sampler, guidance, generator)
     scores, _ = reward(MotionBatch(pipe.to_features(samples), pipe.representation), texts)
     return float(torch.nanmean(scores))
+
+
+@torch.no_grad()
+def validation_judge(pipe: MotionPipeline, prompts: list[Prompt], sampler: Sampler, guidance: float,
+                     generator: torch.Generator) -> float:
+    """The programmatic judge's accuracy on one sample per held-out prompt (its attributes read from the
+    kinematics, no learned model: what the reward is meant to stand for)."""
+    texts = [p.text for p in prompts]
+    samples = pipe.sample(texts, [p.frames for p in prompts], sampler, guidance, generator)
+    return float(judge_batch(pipe.to_joints(samples), texts)["accuracy"])
 
 
 class BestAdapter:

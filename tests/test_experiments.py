@@ -113,6 +113,13 @@ def test_an_unknown_arch_fails_before_any_corpus_is_made(tmp_path, command):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("name", ["precision", "forgetting"])
+def test_the_sections_of_cross_dataset_named_as_experiments_point_to_it(tmp_path, name):
+    result = runner.invoke(app, ["experiment", name, "--preset", "tiny", "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "run nomocap experiment cross-dataset" in " ".join(result.output.split())
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.mark.parametrize("option, message", [
     (["--adapter-scale", "-1"], "--adapter-scale must be a finite number >= 0"),
     (["--base-seeds", "0,0"], "give distinct non-negative pretraining seeds"),

@@ -71,6 +71,9 @@ def experiment(
     from nomocap.experiments import cross_dataset, leave_one_out
     from nomocap.rl import method_config
 
+    if name in ("forgetting", "precision"):
+        fail(f"{name} is measured by cross-dataset (its Table 3 / Figure 2 sections of results.md, `{name}` in "
+             "results.json): run nomocap experiment cross-dataset")
     if name not in ("cross-dataset", "leave-one-out"):
         fail(f"unknown experiment {name!r}: available: cross-dataset, leave-one-out")
     try:

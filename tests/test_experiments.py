@@ -38,6 +38,8 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     assert rows["source"]["ground_truth"]["fid"]["mean"] < rows["source"]["base"]["fid"]["mean"]
     md = (tmp_path / "results.md").read_text()
     assert "| Fine-tuned (ours) |" in md and "Table 3" in md and "best of 2 by the reward" in md
+    table, after = md.split("Every motion sampled by 10-step dpm++ with classifier-free guidance 2.5.")
+    assert "| Fine-tuned (ours) |" in table and "Forgetting" in after  # said under the table it is about
     assert (tmp_path / "report.html").read_text().count("data:image/png;base64") >= 1
     for stage in ("finetune_s0", "base", "source_evaluator"):
         assert (tmp_path / stage / ".stage.json").exists(), stage

@@ -137,6 +137,8 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     best_of = {f"{pretrained}, best of {cfg.best_of} by the reward": rows["best_of"]} if "best_of" in rows else {}
     table = markdown_table({"Ground truth": rows["ground_truth"], pretrained: rows["base"],
                             **best_of, f"Fine-tuned {cfg.method_label}": rows["finetuned"]})
+    table += (f"\nEvery motion sampled by {protocol.steps}-step {protocol.sampler} with classifier-free guidance "
+              f"{protocol.guidance:g}.\n")
     if "per_base" in rows:
         table += "\nPer pretrained base, each with its own fine-tuned seeds:\n\n" + markdown_table(
             {label: row for seed, pair in zip(cfg.base_seeds, rows["per_base"]) for label, row in
@@ -166,8 +168,7 @@ def _judge_rows(cfg: CrossDatasetConfig, eval_set: EvalSet, src: Path, protocol:
     is paired with its own fine-tuned models (``tuned[i]`` with ``base_pipes[i]``)."""
     gen = (protocol.sampler, protocol.steps, protocol.guidance)
     rows = {}
-    notes = [f"Every motion sampled by {protocol.steps}-step {protocol.sampler} with classifier-free guidance "
-             f"{protocol.guidance:g}."]
+    notes = []
     skeleton = eval_set.skeleton.name
     all_tuned = [pipe for group in tuned for pipe in group]
     if not judge_reads(eval_set.captions(), skeleton):

@@ -4,6 +4,7 @@ held-out captions judged at every validation, without touching what the adapter 
 import json
 
 import torch
+from PIL import Image
 from typer.testing import CliRunner
 
 from nomocap.checkpoint import load_tensors
@@ -60,6 +61,8 @@ def test_finetune_judge_prompts_logs_target_and_source(tiny_runs, tmp_path):
     assert result.exit_code == 0, result.output
     row = json.loads((out / "log.jsonl").read_text().splitlines()[0])
     assert {"judge_target", "judge_source", "judge_target_base", "judge_source_base"} <= row.keys()
+    with Image.open(out / "curves.png") as png:  # the reward curves, and a panel for each judged side: 6 × 4 in
+        assert png.format == "PNG" and png.size[0] == 6 * 4 * 90
 
 
 def test_judge_prompts_without_held_out_captions_the_judge_reads_fail_before_work(tiny_runs, tmp_path):

@@ -45,7 +45,7 @@ class RunLog:
         if self._writer is not None:
             step = int(row[self.step_key])
             for name, value in row.items():
-                if name != self.step_key and _is_number(value) and math.isfinite(value):
+                if name != self.step_key and is_number(value) and math.isfinite(value):
                     self._writer.add_scalar(name, value, step)
             self._writer.flush()
 
@@ -63,5 +63,6 @@ class RunLog:
         self.close()
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """A real number (an int or float, not a bool): what a log row's scalar is."""
     return isinstance(value, int | float) and not isinstance(value, bool)

@@ -209,7 +209,10 @@ def finetune(
         fail(str(err))
     if not dist.is_main:
         return
-    console.print(f"wrote {out}/adapter (last) and {out}/best (best validation reward)")
+    from nomocap.report import training_curves
+
+    training_curves(out / "log.jsonl", out / "curves.png")
+    console.print(f"wrote {out}/adapter (last), {out}/best (best validation reward) and {out}/curves.png")
 
 
 def _judge_sets(count: int, val_prompts: list, replay: Path | None, fps: float, skeleton: str) -> dict | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 from pathlib import Path
 
 import matplotlib
@@ -13,25 +14,35 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from nomocap.checkpoint import atomic_write_text  # noqa: E402
+from nomocap.runlog import is_number  # noqa: E402
 
 CURVE_KEYS = ("reward_mean", "val_reward", "within_prompt_std", "approx_kl")
+JUDGE_KEYS = ("judge_target", "judge_source")  # logged by ``finetune --judge-prompts``
 
 
 def training_curves(log: str | Path, out: str | Path, keys: tuple[str, ...] = CURVE_KEYS) -> Path:
-    """A PNG with one panel per logged quantity of a fine-tuning ``log.jsonl``."""
+    """A PNG with one panel per logged quantity of a fine-tuning ``log.jsonl`` (the judge's too where it was
+    logged); a quantity measured on the base before any update (``<key>_base``) is drawn as a dashed line."""
     rows = [json.loads(line) for line in Path(log).read_text().splitlines() if line.strip()]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3))
-    for ax, key in zip(axes, keys):
-        pts = [(r["iteration"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+    keys = keys + tuple(k for k in JUDGE_KEYS if k not in keys and any(k in r for r in rows))
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        pts = [(r["iteration"], r[key]) for r in rows if is_number(r.get(key))]
         if pts:
             ax.plot(*zip(*pts), marker=".")
+        base = [r[f"{key}_base"] for r in rows[:1] if is_number(r.get(f"{key}_base"))]
+        if base:
+            ax.axhline(base[0], linestyle="--", color="grey", label="base")
+            ax.legend(loc="best", fontsize="small")
         ax.set_title(key)
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
     fig.tight_layout()
     out = Path(out)
-    fig.savefig(out, dpi=90)
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")  # the suffix tells matplotlib the format
+    fig.savefig(tmp, dpi=90)
     plt.close(fig)
+    os.replace(tmp, out)
     return out
 
 

@@ -86,8 +86,8 @@ class ExperimentConfig:
     def finetune_folder(self, base_seed: int, seed: int, label: str = "") -> str:
         """``draft_s1`` (of base seed 0: the name of every earlier experiment folder's stages) or ``draft_b2_s1``;
         ``label`` (leave-one-out's class) after the method: ``draft_posture_balance_b2_s1``."""
-        of_base = f"_b{base_seed}" if base_seed else ""
-        return f"{self.stage_prefix}{'_' + label if label else ''}{of_base}_s{seed}"
+        parts = (self.stage_prefix, label, f"b{base_seed}" if base_seed else "", f"s{seed}")
+        return "_".join(part for part in parts if part)
 
     @property
     def method_label(self) -> str:

@@ -96,6 +96,57 @@ def judge_model(
     console.print_json(json.dumps(result))
 
 
+@app.command("reach")
+def reach(
+    model: Path = typer.Option(..., help="pretraining run"),
+    data: Path = typer.Option(..., help="embedded corpus (or its annotations.json) whose captions are judged"),
+    category: str = typer.Option(None, help="only captions of this class (e.g. posture_balance)"),
+    split: str = typer.Option("test", help="split"),
+    adapter: Path = typer.Option(None, help="LoRA adapter folder"),
+    adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP),
+    captions: int = typer.Option(16, help="distinct captions (a seeded subset in the split's order)"),
+    samples: int = typer.Option(64, help="draws per caption"),
+    sampler: str = typer.Option("dpm++", help="sampler"),
+    steps: int = typer.Option(10, help="denoising steps"),
+    guidance: float = typer.Option(2.5, help="classifier-free guidance scale"),
+    out: Path = typer.Option(None, help="also write the result as JSON here"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """Before fine-tuning: for how many captions does the model sample a passing motion at all (best of N)?
+
+    RL re-weights what the model samples; captions with no passing draw are out of its reach.
+    Example: nomocap reach --model runs/base_without --data data/h --category posture_balance
+    """
+    from nomocap.checkpoint import CheckpointError, atomic_write_text
+    from nomocap.eval.reach import best_of_n, reach_pairs
+    from nomocap.pipeline import MotionPipeline
+
+    if samples < 1:
+        fail(f"--samples must be at least 1, got {samples}")
+    try:
+        pairs = reach_pairs(data, split, category, captions, seed)
+        pipe = MotionPipeline.from_run(model, resolve_device(device), adapter=adapter, adapter_scale=adapter_scale)
+        result = best_of_n(pipe, pairs, samples, sampler, steps, guidance, seed, console)
+    except (ValueError, CorpusError, CheckpointError) as err:
+        fail(str(err))
+    table = Table(title=f"reach of {model.name}: best of {samples}")
+    table.add_column("caption")
+    table.add_column("passing draws", justify="right")
+    for (caption, _), count in zip(pairs, result["passes"]):
+        table.add_row(caption, f"{'[red]' if count == 0 else ''}{count} of {samples}")
+    console.print(table)
+    reached = round(result["reach"] * len(pairs))
+    console.print(f"reach {reached} of {len(pairs)} captions ({result['reach']:.3f}); per-draw pass rate "
+                  f"{result['sample_pass_rate']:.3f}")
+    if reached < len(pairs):
+        console.print(f"{len(pairs) - reached} captions have no passing draw in {samples}: RL re-weights what the "
+                      "model samples, so fine-tuning is not expected to teach them (README, Table 2).")
+    if out is not None:
+        atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+        console.print(f"wrote {out}")
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     evaluator: Path = typer.Option(..., help="evaluator run folder (train-evaluator)"),

@@ -18,7 +18,7 @@ from nomocap.data.categories import motion_category
 from nomocap.data.humanml import UNIT_LENGTH, CorpusError, crop_to_units, load_corpus
 from nomocap.data.synth.captions import parse_caption
 from nomocap.data.synth.judge import SKELETON as JUDGE_SKELETON
-from nomocap.data.synth.judge import attribute_name, judge_batch, judge_motion
+from nomocap.data.synth.judge import attribute_name, judge_batch
 from nomocap.diffusion.guidance import check_guidance
 from nomocap.eval.metrics import (
     confidence_interval,
@@ -293,23 +293,6 @@ def _per_attribute_difference(base: list[list[dict[str, bool]]], tuned: list[lis
         table[name] = {"base": float(b.mean()), "finetuned": float(t.mean()), "delta": float(d.mean()),
                        "ci": float(ci), "count": len(d)}
     return table
-
-
-def best_of_n(pipe: MotionPipeline, pairs: list[tuple[str, int]], samples: int = 64, sampler: str = "dpm++",
-              steps: int = 10, guidance: float = 2.5, seed: int = 0) -> dict:
-    """Reach: for each ``(caption, frames)``, does *any* of ``samples`` motions pass every judged attribute?
-
-    RL can only re-weight what the model samples; a caption none of whose samples passes is out of reach.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    passed = []
-    for caption, frames in pairs:
-        joints = generate_joints(pipe, [(caption, frames)] * samples, sampler, steps, guidance, generator=gen)
-        passed.append([bool(v) and all(v.values()) for v in (judge_motion(j, caption) for j in joints)])
-    per_caption = np.array([any(p) for p in passed])
-    return {"reach": float(per_caption.mean()), "sample_pass_rate": float(np.mean([np.mean(p) for p in passed])),
-            "captions": len(pairs), "samples": samples,
-            "unreached": [c for (c, _), hit in zip(pairs, per_caption) if not hit]}
 
 
 def summarise(values: dict[str, list]) -> dict:

@@ -21,11 +21,11 @@ from nomocap.data.prompts import load_prompts
 from nomocap.eval.protocol import (
     EvalSet,
     ProtocolConfig,
-    best_of_n,
     judge_reads,
     markdown_table,
     write_results,
 )
+from nomocap.eval.reach import best_of_n
 from nomocap.experiments.common import (
     ExperimentConfig,
     corpus_stage,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -57,6 +58,12 @@ def test_reach_pairs_are_a_seeded_subset_of_distinct_captions_with_their_lengths
     some = reach_pairs(data, "test", captions=5, seed=1)
     assert some == reach_pairs(data, "test", captions=5, seed=1) and set(some) <= set(everything)
     assert [everything.index(p) for p in some] == sorted(everything.index(p) for p in some)
+    left = reach_pairs(data, "test", captions=10_000, match=r"\bLEFT\b")
+    assert left and left == [p for p in everything if re.search(r"\bleft\b", p[0], re.I)]
+    with pytest.raises(CorpusError, match="no test captions match"):
+        reach_pairs(data, "test", match="pirouette")
+    with pytest.raises(ValueError, match="not a regular expression"):
+        reach_pairs(data, "test", match="(left")
     free_text = tmp_path / "prompts.txt"
     free_text.write_text("a dancer performs a pirouette\nsomeone juggles three balls\n")
     with pytest.raises(CorpusError, match="judge reads the embedded corpus"):
@@ -82,7 +89,7 @@ def test_reach_command_prints_the_table_and_writes_what_best_of_n_measures(tiny_
 def test_reach_command_refuses_bad_input_before_sampling(tiny_runs, tmp_path):
     data, base, _ = tiny_runs
     cases = [(["--category", "dancing"], "dancing"), (["--samples", "0"], "--samples"),
-             (["--model", str(tmp_path / "missing")], "missing")]
+             (["--match", "pirouette"], "pirouette"), (["--model", str(tmp_path / "missing")], "missing")]
     for extra, message in cases:
         args = ["reach", "--model", str(base), "--data", str(data), *extra]
         result = runner.invoke(app, args)

@@ -101,6 +101,7 @@ def reach(
     model: Path = typer.Option(..., help="pretraining run"),
     data: Path = typer.Option(..., help="embedded corpus (or its annotations.json) whose captions are judged"),
     category: str = typer.Option(None, help="only captions of this class (e.g. posture_balance)"),
+    match: str = typer.Option(None, help="only captions matching this regular expression (case-insensitive)"),
     split: str = typer.Option("test", help="split"),
     adapter: Path = typer.Option(None, help="LoRA adapter folder"),
     adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP),
@@ -125,7 +126,7 @@ def reach(
     if samples < 1:
         fail(f"--samples must be at least 1, got {samples}")
     try:
-        pairs = reach_pairs(data, split, category, captions, seed)
+        pairs = reach_pairs(data, split, category, captions, seed, match)
         pipe = MotionPipeline.from_run(model, resolve_device(device), adapter=adapter, adapter_scale=adapter_scale)
         result = best_of_n(pipe, pairs, samples, sampler, steps, guidance, seed, console)
     except (ValueError, CorpusError, CheckpointError) as err:

@@ -7,6 +7,7 @@ Measuring this before fine-tuning is cheap: one batch of draws per caption.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +44,20 @@ def best_of_n(pipe: MotionPipeline, pairs: list[tuple[str, int]], samples: int =
 
 
 def reach_pairs(source: str | Path, split: str = "test", category: str | None = None, captions: int = 16,
-                seed: int = 0) -> list[tuple[str, int]]:
-    """``captions`` distinct captions of a split (of one class), each with its motion's length: a seeded subset
-    in the split's order. Refused where the judge cannot read them (free text, another skeleton's corpus)."""
+                seed: int = 0, match: str | None = None) -> list[tuple[str, int]]:
+    """``captions`` distinct captions of a split (of one class; matching the regular expression ``match``), each
+    with its motion's length: a seeded subset in the split's order. Refused where the judge cannot read them (free
+    text, another skeleton's corpus)."""
     if captions < 1:
         raise ValueError(f"--captions must be at least 1, got {captions}")
-    pairs = list({p.text: (p.text, p.frames) for p in load_prompts(source, split, category)}.values())
+    try:
+        wanted = re.compile(match or "", re.IGNORECASE)
+    except re.error as err:
+        raise ValueError(f"--match {match!r} is not a regular expression: {err}") from None
+    pairs = list({p.text: (p.text, p.frames) for p in load_prompts(source, split, category)
+                  if wanted.search(p.text)}.values())
+    if not pairs:
+        raise CorpusError(f"{source}: no {split} captions match {match!r}")
     if not judge_reads(pairs):
         raise CorpusError(f"{source}: the programmatic judge reads the embedded corpus's captions, not these: "
                           "reach cannot be judged (give a corpus made by `nomocap data synth`)")

@@ -68,6 +68,11 @@ def test_reach_pairs_are_a_seeded_subset_of_distinct_captions_with_their_lengths
     free_text.write_text("a dancer performs a pirouette\nsomeone juggles three balls\n")
     with pytest.raises(CorpusError, match="judge reads the embedded corpus"):
         reach_pairs(free_text)
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text(f"a dancer performs a pirouette\n{everything[0][0]}\n")
+    assert [c for c, _ in reach_pairs(mixed)] == [everything[0][0]]  # what the judge cannot read is left out
+    with pytest.raises(ValueError, match="t2m motions only"):
+        reach_pairs(data, skeleton="kit")
     with pytest.raises(ValueError, match="--captions"):
         reach_pairs(data, captions=0)
 

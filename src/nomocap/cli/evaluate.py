@@ -119,14 +119,15 @@ def reach(
     RL re-weights what the model samples; captions with no passing draw are out of its reach.
     Example: nomocap reach --model runs/base_without --data data/h --category posture_balance
     """
-    from nomocap.checkpoint import CheckpointError, atomic_write_text
+    from nomocap.checkpoint import CheckpointError, atomic_write_text, load_config
     from nomocap.eval.reach import best_of_n, reach_pairs
     from nomocap.pipeline import MotionPipeline
 
     if samples < 1:
         fail(f"--samples must be at least 1, got {samples}")
     try:
-        pairs = reach_pairs(data, split, category, captions, seed, match)
+        skeleton = load_config(model, kind="denoiser").get("skeleton", "t2m")
+        pairs = reach_pairs(data, split, category, captions, seed, match, skeleton)
         pipe = MotionPipeline.from_run(model, resolve_device(device), adapter=adapter, adapter_scale=adapter_scale)
         result = best_of_n(pipe, pairs, samples, sampler, steps, guidance, seed, console)
     except (ValueError, CorpusError, CheckpointError) as err:

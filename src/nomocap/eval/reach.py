@@ -17,8 +17,10 @@ from rich.progress import Progress
 
 from nomocap.data.humanml import CorpusError
 from nomocap.data.prompts import load_prompts
+from nomocap.data.synth.captions import parse_caption
+from nomocap.data.synth.judge import SKELETON as JUDGE_SKELETON
 from nomocap.data.synth.judge import judge_motion
-from nomocap.eval.protocol import generate_joints, judge_reads
+from nomocap.eval.protocol import generate_joints
 from nomocap.pipeline import MotionPipeline
 
 
@@ -44,21 +46,27 @@ def best_of_n(pipe: MotionPipeline, pairs: list[tuple[str, int]], samples: int =
 
 
 def reach_pairs(source: str | Path, split: str = "test", category: str | None = None, captions: int = 16,
-                seed: int = 0, match: str | None = None) -> list[tuple[str, int]]:
-    """``captions`` distinct captions of a split (of one class; matching the regular expression ``match``), each
-    with its motion's length: a seeded subset in the split's order. Refused where the judge cannot read them (free
-    text, another skeleton's corpus)."""
+                seed: int = 0, match: str | None = None, skeleton: str = JUDGE_SKELETON) -> list[tuple[str, int]]:
+    """``captions`` distinct captions of a split (of one class; matching the regular expression ``match``) that the
+    judge can check, each with its first motion's length: a seeded subset in the split's order. Refused where the
+    judge reads none of them (free text) or cannot judge ``skeleton``'s motions."""
     if captions < 1:
         raise ValueError(f"--captions must be at least 1, got {captions}")
     try:
         wanted = re.compile(match or "", re.IGNORECASE)
     except re.error as err:
         raise ValueError(f"--match {match!r} is not a regular expression: {err}") from None
-    pairs = list({p.text: (p.text, p.frames) for p in load_prompts(source, split, category)
-                  if wanted.search(p.text)}.values())
-    if not pairs:
+    if skeleton != JUDGE_SKELETON:
+        raise ValueError(f"the programmatic judge reads {JUDGE_SKELETON} motions only, not {skeleton}'s: reach "
+                         "cannot be judged for this model")
+    frames: dict[str, int] = {}
+    for prompt in load_prompts(source, split, category):
+        if wanted.search(prompt.text):
+            frames.setdefault(prompt.text, prompt.frames)
+    if not frames:
         raise CorpusError(f"{source}: no {split} captions match {match!r}")
-    if not judge_reads(pairs):
+    pairs = [(text, n) for text, n in frames.items() if parse_caption(text)]
+    if not pairs:
         raise CorpusError(f"{source}: the programmatic judge reads the embedded corpus's captions, not these: "
                           "reach cannot be judged (give a corpus made by `nomocap data synth`)")
     if captions < len(pairs):

@@ -138,7 +138,7 @@ def reach(
     for (caption, _), count in zip(pairs, result["passes"]):
         table.add_row(caption, f"{'[red]' if count == 0 else ''}{count} of {samples}")
     console.print(table)
-    reached = round(result["reach"] * len(pairs))
+    reached = len(pairs) - len(result["unreached"])
     console.print(f"reach {reached} of {len(pairs)} captions ({result['reach']:.3f}); per-draw pass rate "
                   f"{result['sample_pass_rate']:.3f}")
     if reached < len(pairs):

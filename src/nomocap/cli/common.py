@@ -43,9 +43,26 @@ def resolve_device(name: str) -> str:
     return str(device)
 
 
+# Options several commands share, declared once so that their defaults and help read the same everywhere
+# (typer copies an option before it fills it in, so one instance can stand in many signatures).
+OUT_RUN = typer.Option(..., "--out", "-o", help="run folder to write")
+PRESET = typer.Option("small", help="tiny, small or paper")
+PRESET_STEPS = typer.Option(None, help="override the preset's number of steps")
+TEXT_ENCODER = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder")
+RESUME = typer.Option(False, help="continue the run in --out")
+DEVICE = typer.Option("auto", help=DEVICE_HELP)
+TENSORBOARD = typer.Option(False, help=TENSORBOARD_HELP)
+SEED = typer.Option(0, help="random seed")
+ADAPTER_SCALE = typer.Option(1.0, help=ADAPTER_SCALE_HELP)
+SAMPLER = typer.Option("dpm++", help="sampler")
+SAMPLING_STEPS = typer.Option(10, help="denoising steps")
+GUIDANCE = typer.Option(2.5, help="classifier-free guidance scale")
+
 METHOD_HELP = "ddpo (RL, the paper's method); comparisons: raft (reward-ranked), draft (reward gradient)"
+METHOD = typer.Option("ddpo", help=METHOD_HELP)
 SET_HELP = ("override a preset setting of the method ([finetune] for ddpo, [raft] for raft, [draft] for draft), "
             "KEY=VALUE (repeatable), e.g. --set antithetic=true")
+SETTINGS = typer.Option(None, "--set", help=SET_HELP)
 
 
 def parse_settings(items: list[str] | None) -> dict:

@@ -8,7 +8,19 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from nomocap.cli.common import ADAPTER_SCALE_HELP, DEVICE_HELP, app, console, fail, resolve_device
+from nomocap.cli.common import (
+    ADAPTER_SCALE,
+    DEVICE,
+    DEVICE_HELP,
+    GUIDANCE,
+    SAMPLER,
+    SAMPLING_STEPS,
+    SEED,
+    app,
+    console,
+    fail,
+    resolve_device,
+)
 from nomocap.data.humanml import CorpusError
 
 
@@ -70,13 +82,13 @@ def judge_model(
     model: Path = typer.Option(..., help="pretraining run"),
     data: Path = typer.Option(..., help="embedded corpus whose captions are generated and judged"),
     adapter: Path = typer.Option(None, help="LoRA adapter folder"),
-    adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP),
+    adapter_scale: float = ADAPTER_SCALE,
     split: str = typer.Option("test", help="split"),
     limit: int = typer.Option(256, help="captions to judge (a seeded random subset)"),
-    sampler: str = typer.Option("dpm++", help="sampler"),
-    steps: int = typer.Option(10, help="denoising steps"),
-    guidance: float = typer.Option(2.5, help="classifier-free guidance scale"),
-    seed: int = typer.Option(0, help="random seed"),
+    sampler: str = SAMPLER,
+    steps: int = SAMPLING_STEPS,
+    guidance: float = GUIDANCE,
+    seed: int = SEED,
 ) -> None:
     """Judge accuracy of a model's motions for a split's captions (the programmatic judge, no learned grader).
 
@@ -104,15 +116,15 @@ def reach(
     match: str = typer.Option(None, help="only captions matching this regular expression (case-insensitive)"),
     split: str = typer.Option("test", help="split"),
     adapter: Path = typer.Option(None, help="LoRA adapter folder"),
-    adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP),
+    adapter_scale: float = ADAPTER_SCALE,
     captions: int = typer.Option(16, help="distinct captions (a seeded subset in the split's order)"),
     samples: int = typer.Option(64, help="draws per caption"),
-    sampler: str = typer.Option("dpm++", help="sampler"),
-    steps: int = typer.Option(10, help="denoising steps"),
-    guidance: float = typer.Option(2.5, help="classifier-free guidance scale"),
+    sampler: str = SAMPLER,
+    steps: int = SAMPLING_STEPS,
+    guidance: float = GUIDANCE,
     out: Path = typer.Option(None, help="also write the result as JSON here"),
-    device: str = typer.Option("auto", help=DEVICE_HELP),
-    seed: int = typer.Option(0, help="random seed"),
+    device: str = DEVICE,
+    seed: int = SEED,
 ) -> None:
     """Before fine-tuning: for how many captions does the model sample a passing motion at all (best of N)?
 
@@ -155,7 +167,7 @@ def evaluate_cmd(
     data: Path = typer.Option(..., help="corpus whose split is evaluated"),
     model: Path = typer.Option(None, help="pretraining run; omitted: only the ground-truth row"),
     adapter: Path = typer.Option(None, help="LoRA adapter folder from finetune"),
-    adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP),
+    adapter_scale: float = ADAPTER_SCALE,
     split: str = typer.Option("test", help="split to evaluate"),
     preset: str = typer.Option("small", help="protocol size: tiny, small or paper (20 replications)"),
     replications: int = typer.Option(None, help="override the preset's replications"),
@@ -165,7 +177,7 @@ def evaluate_cmd(
     device: str = typer.Option("auto", help=DEVICE_HELP + " (the diffusion model; evaluator, reward on the CPU)"),
     guidance: float = typer.Option(None, help="classifier-free guidance scale (default: the preset's: 2.5; paper: "
                                    "5 for mdm)"),
-    seed: int = typer.Option(0, help="random seed"),
+    seed: int = SEED,
 ) -> None:
     """R-precision, FID, MultiModal distance, Diversity, MultiModality (+ judge) with 95 % intervals.
 

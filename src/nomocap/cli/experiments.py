@@ -8,9 +8,11 @@ import typer
 
 from nomocap.cli.common import (
     ADAPTER_SCALE_HELP,
+    DEVICE,
     DEVICE_HELP,
-    METHOD_HELP,
-    SET_HELP,
+    METHOD,
+    PRESET,
+    SETTINGS,
     app,
     console,
     fail,
@@ -32,7 +34,7 @@ def seed_values(text: str) -> list[int]:
 def experiment(
     name: str = typer.Argument(..., help="cross-dataset or leave-one-out"),
     out: Path = typer.Option(..., "--out", "-o", help="experiment folder (stages are reused when unchanged)"),
-    preset: str = typer.Option("small", help="tiny, small or paper"),
+    preset: str = PRESET,
     arch: str = typer.Option("mdm", help="mdm or mld"),
     repr: str = typer.Option("guo", "--repr", help="guo or rot"),
     seeds: str = typer.Option("0", help="comma-separated fine-tuning seeds, e.g. 0,1,2"),
@@ -52,8 +54,8 @@ def experiment(
     best_of: int = typer.Option(0, help="cross-dataset: add the base's best-of-N row, ranked by the reward"),
     reward_data: str = typer.Option("target", help="cross-dataset: train the reward model on the target corpus, or "
                                     "on source and target together (both)"),
-    method: str = typer.Option("ddpo", help=METHOD_HELP),
-    settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
+    method: str = METHOD,
+    settings: list[str] = SETTINGS,
     device: str = typer.Option("auto", help=DEVICE_HELP + "; not a stage setting: finished stages are reused"),
     adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP + "; evaluation only: finished fine-tuning "
                                         "stages are reused"),
@@ -110,8 +112,8 @@ def demo(
     arch: str = typer.Option("mdm", help="mdm (joint-space transformer) or mld (motion VAE + latent denoiser); "
                                          "both ship a small base"),
     from_scratch: bool = typer.Option(False, help="train every model instead of using the shipped checkpoints"),
-    method: str = typer.Option("ddpo", help=METHOD_HELP),
-    device: str = typer.Option("auto", help=DEVICE_HELP),
+    method: str = METHOD,
+    device: str = DEVICE,
 ) -> None:
     """The main job on the embedded default: cross-dataset RL post-training h -> k, evaluated and reported.
 

@@ -7,7 +7,17 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from nomocap.cli.common import ADAPTER_SCALE_HELP, DEVICE_HELP, app, console, fail, resolve_device
+from nomocap.cli.common import (
+    ADAPTER_SCALE,
+    DEVICE,
+    GUIDANCE,
+    SAMPLING_STEPS,
+    SEED,
+    app,
+    console,
+    fail,
+    resolve_device,
+)
 
 
 @app.command("generate")
@@ -16,15 +26,15 @@ def generate(
     model: Path = typer.Option(..., help="pretraining run folder"),
     out: Path = typer.Option(..., "--out", "-o", help="x.npy (joints; features with --features), x.gif, x.mp4, x.bvh"),
     adapter: Path = typer.Option(None, help="LoRA adapter folder from finetune (e.g. RUN/best)"),
-    adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP),
+    adapter_scale: float = ADAPTER_SCALE,
     length: float = typer.Option(None, help="seconds (default 6 s); at most 9.8 s"),
     sampler: str = typer.Option("dpm++", help="dpm++ (2M), sde-dpm++, ddim or ddpm"),
-    steps: int = typer.Option(10, help="denoising steps"),
-    guidance: float = typer.Option(2.5, help="classifier-free guidance scale"),
+    steps: int = SAMPLING_STEPS,
+    guidance: float = GUIDANCE,
     num_samples: int = typer.Option(1, help="samples per prompt"),
     features: bool = typer.Option(False, help="write 263-d features instead of joints (.npy)"),
-    device: str = typer.Option("auto", help=DEVICE_HELP),
-    seed: int = typer.Option(0, help="random seed"),
+    device: str = DEVICE,
+    seed: int = SEED,
 ) -> None:
     """Generate motions from text.
 

@@ -8,11 +8,19 @@ import typer
 from rich.console import Console
 
 from nomocap.cli.common import (
-    ADAPTER_SCALE_HELP,
+    ADAPTER_SCALE,
+    DEVICE,
     DEVICE_HELP,
-    METHOD_HELP,
-    SET_HELP,
+    METHOD,
+    OUT_RUN,
+    PRESET,
+    PRESET_STEPS,
+    RESUME,
+    SEED,
+    SETTINGS,
+    TENSORBOARD,
     TENSORBOARD_HELP,
+    TEXT_ENCODER,
     app,
     console,
     fail,
@@ -25,17 +33,17 @@ from nomocap.data.humanml import CorpusError
 @app.command("pretrain")
 def pretrain_cmd(
     data: Path = typer.Option(..., help="training corpus (HumanML3D / KIT-ML layout)"),
-    out: Path = typer.Option(..., "--out", "-o", help="run folder to write"),
+    out: Path = OUT_RUN,
     arch: str = typer.Option("mdm", help="mdm (joint-space transformer) or mld (motion VAE + latent denoiser)"),
     repr: str = typer.Option("guo", "--repr", help="guo (HumanML3D features) or rot (root + 6D joint rotations)"),
     preset: str = typer.Option("small", help="tiny (tests), small (CPU demo) or paper (GPU)"),
-    steps: int = typer.Option(None, help="override the preset's number of steps"),
+    steps: int = PRESET_STEPS,
     exclude_category: str = typer.Option(None, help="leave a class out: object_manipulation or posture_balance"),
-    text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
+    text_encoder: str = TEXT_ENCODER,
     resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
-    device: str = typer.Option("auto", help=DEVICE_HELP),
-    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
-    seed: int = typer.Option(0, help="random seed"),
+    device: str = DEVICE,
+    tensorboard: bool = TENSORBOARD,
+    seed: int = SEED,
 ) -> None:
     """Pretrain a text-to-motion denoiser.
 
@@ -58,59 +66,51 @@ def pretrain_cmd(
     console.print(f"wrote {out}")
 
 
-def _train_embedding(kind: str, data: Path, out: Path, preset: str, steps: int | None, resume: bool, seed: int | None,
-                     text_encoder: str | None, device: str, tensorboard: bool) -> None:
-    from nomocap.checkpoint import CheckpointError
-    from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
-    from nomocap.runlog import check_tensorboard
+def _embedding_command(kind: str, name: str, data_help: str, seed_help: str, doc: str) -> None:
+    """Register ``train-retrieval`` or ``train-evaluator``: one trainer, two roles, the same options."""
 
-    try:
-        cfg = EmbeddingTrainConfig.from_preset(kind, preset, steps=steps, seed=seed, text_encoder=text_encoder)
-        if tensorboard:
-            check_tensorboard()
-        train_embedding_model(data, out, cfg, resume=resume, console=console, device=resolve_device(device),
-                              tensorboard=tensorboard)
-    except (ValueError, CorpusError, CheckpointError) as err:
-        fail(str(err))
-    console.print(f"wrote {out}")
+    def command(
+        data: Path = typer.Option(..., help=data_help),
+        out: Path = OUT_RUN,
+        preset: str = PRESET,
+        steps: int = PRESET_STEPS,
+        text_encoder: str = TEXT_ENCODER,
+        resume: bool = RESUME,
+        device: str = DEVICE,
+        tensorboard: bool = TENSORBOARD,
+        seed: int = typer.Option(None, help=seed_help),
+    ) -> None:
+        from nomocap.checkpoint import CheckpointError
+        from nomocap.retrieval.train import EmbeddingTrainConfig, train_embedding_model
+        from nomocap.runlog import check_tensorboard
+
+        try:
+            cfg = EmbeddingTrainConfig.from_preset(kind, preset, steps=steps, seed=seed, text_encoder=text_encoder)
+            if tensorboard:
+                check_tensorboard()
+            train_embedding_model(data, out, cfg, resume=resume, console=console, device=resolve_device(device),
+                                  tensorboard=tensorboard)
+        except (ValueError, CorpusError, CheckpointError) as err:
+            fail(str(err))
+        console.print(f"wrote {out}")
+
+    command.__doc__ = doc
+    app.command(name)(command)
 
 
-@app.command("train-retrieval")
-def train_retrieval(
-    data: Path = typer.Option(..., help="corpus to train on"),
-    out: Path = typer.Option(..., "--out", "-o", help="run folder to write"),
-    preset: str = typer.Option("small", help="tiny, small or paper"),
-    steps: int = typer.Option(None, help="override the preset's number of steps"),
-    text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
-    resume: bool = typer.Option(False, help="continue the run in --out"),
-    device: str = typer.Option("auto", help=DEVICE_HELP),
-    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
-    seed: int = typer.Option(None, help="random seed (preset default: 0)"),
-) -> None:
+_embedding_command(
+    "retrieval", "train-retrieval", "corpus to train on", "random seed (preset default: 0)",
     """Train the TMR-style retrieval model whose cosine similarity is the RL reward.
 
     Example: nomocap train-retrieval --data data/k --preset small --out runs/reward_k
-    """
-    _train_embedding("retrieval", data, out, preset, steps, resume, seed, text_encoder, device, tensorboard)
-
-
-@app.command("train-evaluator")
-def train_evaluator(
-    data: Path = typer.Option(..., help="corpus to train on (the target corpus of the evaluation)"),
-    out: Path = typer.Option(..., "--out", "-o", help="run folder to write"),
-    preset: str = typer.Option("small", help="tiny, small or paper"),
-    steps: int = typer.Option(None, help="override the preset's number of steps"),
-    text_encoder: str = typer.Option(None, help="minilm (default), hash, or a sentence-transformers folder"),
-    resume: bool = typer.Option(False, help="continue the run in --out"),
-    device: str = typer.Option("auto", help=DEVICE_HELP),
-    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
-    seed: int = typer.Option(None, help="random seed (preset default: 1, unlike the reward's 0)"),
-) -> None:
+    """)
+_embedding_command(
+    "evaluator", "train-evaluator", "corpus to train on (the target corpus of the evaluation)",
+    "random seed (preset default: 1, unlike the reward's 0)",
     """Train the T2M-style evaluator that grades generated motion (never the reward model).
 
     Example: nomocap train-evaluator --data data/k --preset small --out runs/evaluator_k
-    """
-    _train_embedding("evaluator", data, out, preset, steps, resume, seed, text_encoder, device, tensorboard)
+    """)
 
 
 @app.command("finetune")
@@ -127,7 +127,7 @@ def finetune(
     category: str = typer.Option(None, help="only prompts of this class (object_manipulation, posture_balance)"),
     replay: Path = typer.Option(None, help="source corpus whose captions are replayed (keeps what the model knew)"),
     preset: str = typer.Option("small", help="tiny, small (CPU) or paper (GPU)"),
-    method: str = typer.Option("ddpo", help=METHOD_HELP),
+    method: str = METHOD,
     iterations: int = typer.Option(None, help="override the preset's iterations (ddpo)"),
     contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
     foot_skating: float = typer.Option(0.0, help="weight of the foot-skating penalty"),
@@ -135,14 +135,14 @@ def finetune(
     lr: float = typer.Option(None, help="override the adapters' learning rate"),
     kl_coef: float = typer.Option(None, help="override the KL-to-base coefficient (ddpo)"),
     replay_fraction: float = typer.Option(None, help="override the fraction of replayed source prompts"),
-    settings: list[str] = typer.Option(None, "--set", help=SET_HELP),
+    settings: list[str] = SETTINGS,
     device: str = typer.Option("auto", help=DEVICE_HELP + "; a multi-process launch picks each rank's own"),
-    resume: bool = typer.Option(False, help="continue the run in --out"),
+    resume: bool = RESUME,
     tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP + " (the main process's)"),
     judge_prompts: int = typer.Option(0, help="> 0: every validation also logs the programmatic judge's accuracy on "
                                       "this many held-out captions of the target (judge_target) and of --replay "
                                       "(judge_source); the embedded corpus's vocabulary"),
-    seed: int = typer.Option(0, help="random seed"),
+    seed: int = SEED,
 ) -> None:
     """RL post-training (DDPO + PPO clip) of LoRA adapters from text prompts only (comparisons: --method raft
     distils the model's own best-of-n samples, --method draft backpropagates the reward through the sampler).
@@ -243,7 +243,7 @@ def merge_adapter_cmd(
     adapter: Path = typer.Option(..., help="a fine-tuned adapter folder (OUT/best or OUT/adapter of finetune)"),
     out: Path = typer.Option(..., "--out", "-o", help="run folder to write: the base with the adapter merged in"),
     force: bool = typer.Option(False, help="replace a folder already in --out"),
-    adapter_scale: float = typer.Option(1.0, help=ADAPTER_SCALE_HELP),
+    adapter_scale: float = ADAPTER_SCALE,
 ) -> None:
     """Merge a LoRA adapter into its base's weights: a plain base run that generate, evaluate and a second
     finetune read without the adapter (e.g. to fine-tune a fine-tuned model again, or to ship one file).

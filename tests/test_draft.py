@@ -43,12 +43,12 @@ def make_draft(tiny_runs, out, base=None, **overrides) -> DRaFTTrainer:
                         prompts, cfg, out, base, replay=prompts[:5], val_prompts=prompts[:4])
 
 
-@pytest.mark.parametrize("contrastive", [False, True])
-def test_differentiable_reward_equals_the_reward_and_its_finite_differences(tiny_runs, contrastive):
+@pytest.mark.parametrize("contrastive, twin", [(False, False), (True, False), (False, True)])
+def test_differentiable_reward_equals_the_reward_and_its_finite_differences(tiny_runs, contrastive, twin):
     data, _, reward_run = tiny_runs
-    reward = RetrievalReward.from_run(reward_run, contrastive)
+    reward = RetrievalReward.from_run(reward_run, contrastive, twin=twin)
     items = load_prompts(data, "train")[:3]
-    texts = [p.text for p in items]
+    texts = [p.text for p in items][:2] + ["a person waves the left hand"]  # a prompt with a twin
     gen = torch.Generator().manual_seed(0)
     lengths = [40, 28, 36]
     dim = reward.model.normalizer.mean.shape[0]

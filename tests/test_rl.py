@@ -217,6 +217,23 @@ def test_contrastive_reward_prefers_the_own_prompt(setup):
     assert not torch.allclose(scores, plain) and math.isfinite(float(scores.sum()))
 
 
+def test_twin_reward_is_the_plain_reward_minus_the_swapped_prompts(setup):
+    _, base, reward_run = setup
+    motions = MotionBatch([np.load(p) for p in sorted((setup[0] / "new_joint_vecs").glob("00000*.npy"))[:3]],
+                          MotionPipeline.from_run(base).representation)
+    prompts = ["a person raises the left arm", "a person jumps", "someone walks backward clockwise"]
+    twins = ["a person raises the right arm", "a person jumps", "someone walks forward counterclockwise"]
+    plain = RetrievalReward.from_run(reward_run)
+    own, swapped = plain(motions, prompts)[0], plain(motions, twins)[0]
+    expected = own - swapped * torch.tensor([1.0, 0.0, 1.0])  # "jumps" has no twin: its reward is kept
+    twin = RetrievalReward.from_run(reward_run, twin=True)
+    torch.testing.assert_close(twin(motions, prompts)[0], expected)
+    both = RetrievalReward.from_run(reward_run, contrastive=True, twin=True)
+    contrastive = RetrievalReward.from_run(reward_run, contrastive=True)(motions, prompts)[0]
+    torch.testing.assert_close(both(motions, prompts)[0], contrastive - (own - expected))
+    assert (twin.name, both.name) == ("tmr_twin", "tmr_contrastive_twin")
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--prompts", "EMPTY"], "no prompts"),
     (["--data", "DATA", "--category", "dancing"], "unknown category"),

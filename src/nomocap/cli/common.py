@@ -58,6 +58,10 @@ SAMPLER = typer.Option("dpm++", help="sampler")
 SAMPLING_STEPS = typer.Option(10, help="denoising steps")
 GUIDANCE = typer.Option(2.5, help="classifier-free guidance scale")
 
+CONTRASTIVE = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others")
+TWIN = typer.Option(False, help="reward minus the cos with the prompt's swapped twin (left/right, clockwise/"
+                   "counterclockwise, forward/backward): doing the other side costs what doing the asked side earns")
+
 METHOD_HELP = "ddpo (RL, the paper's method); comparisons: raft (reward-ranked), draft (reward gradient)"
 METHOD = typer.Option("ddpo", help=METHOD_HELP)
 SET_HELP = ("override a preset setting of the method ([finetune] for ddpo, [raft] for raft, [draft] for draft), "

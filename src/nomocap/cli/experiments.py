@@ -8,11 +8,13 @@ import typer
 
 from nomocap.cli.common import (
     ADAPTER_SCALE_HELP,
+    CONTRASTIVE,
     DEVICE,
     DEVICE_HELP,
     METHOD,
     PRESET,
     SETTINGS,
+    TWIN,
     app,
     console,
     fail,
@@ -49,7 +51,8 @@ def experiment(
                                  "training captions: an annotations.json (e.g. the real KIT-ML texts), a corpus "
                                  "folder or a text file"),
     from_scratch: bool = typer.Option(False, help="ignore shipped checkpoints and train every model"),
-    contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
+    contrastive: bool = CONTRASTIVE,
+    twin: bool = TWIN,
     categories: str = typer.Option(None, help="leave-one-out: comma-separated classes (default: both)"),
     best_of: int = typer.Option(0, help="cross-dataset: add the base's best-of-N row, ranked by the reward"),
     reward_data: str = typer.Option("target", help="cross-dataset: train the reward model on the target corpus, or "
@@ -86,7 +89,8 @@ def experiment(
         if name == "cross-dataset":
             cfg = cross_dataset.CrossDatasetConfig(preset=preset, arch=arch, repr=repr, source=source, target=target,
                                                    seeds=seed_list, use_shipped=not from_scratch,
-                                                   contrastive=contrastive, finetune=overrides, best_of=best_of,
+                                                   contrastive=contrastive, twin=twin, finetune=overrides,
+                                                   best_of=best_of,
                                                    method=method, device=where, reward_data=reward_data,
                                                    prompts=str(prompts) if prompts else None,
                                                    adapter_scale=adapter_scale, base_seeds=seed_values(base_seeds),
@@ -96,7 +100,7 @@ def experiment(
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)
             loo = leave_one_out.LeaveOneOutConfig(preset=preset, arch=arch, repr=repr, domain=source,
                                                   categories=chosen, seeds=seed_list, use_shipped=not from_scratch,
-                                                  contrastive=contrastive, finetune=overrides, method=method,
+                                                  contrastive=contrastive, twin=twin, finetune=overrides, method=method,
                                                   device=where, adapter_scale=adapter_scale, guidance=guidance,
                                                   base_seeds=seed_values(base_seeds))
             leave_one_out.run(out, loo, console)

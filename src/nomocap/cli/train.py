@@ -9,6 +9,7 @@ from rich.console import Console
 
 from nomocap.cli.common import (
     ADAPTER_SCALE,
+    CONTRASTIVE,
     DEVICE,
     DEVICE_HELP,
     METHOD,
@@ -21,6 +22,7 @@ from nomocap.cli.common import (
     TENSORBOARD,
     TENSORBOARD_HELP,
     TEXT_ENCODER,
+    TWIN,
     app,
     console,
     fail,
@@ -129,7 +131,8 @@ def finetune(
     preset: str = typer.Option("small", help="tiny, small (CPU) or paper (GPU)"),
     method: str = METHOD,
     iterations: int = typer.Option(None, help="override the preset's iterations (ddpo)"),
-    contrastive: bool = typer.Option(False, help="reward = cos(prompt) minus the mean cos with the batch's others"),
+    contrastive: bool = CONTRASTIVE,
+    twin: bool = TWIN,
     foot_skating: float = typer.Option(0.0, help="weight of the foot-skating penalty"),
     clip_range: float = typer.Option(None, help="override the PPO clip range (ddpo)"),
     lr: float = typer.Option(None, help="override the adapters' learning rate"),
@@ -183,8 +186,8 @@ def finetune(
         judge_sets = _judge_sets(judge_prompts, val_prompts, replay, fps, base_config.get("skeleton", "t2m"))
         cache = out / ".text_cache"
         # Several reward runs share the weight 1 (their names tell the logged terms apart).
-        terms = [(RetrievalReward.from_run(r, contrastive, cache, f"tmr{i + 1}:{r.name}" if len(reward) > 1 else None),
-                  1.0 / len(reward)) for i, r in enumerate(reward)]
+        terms = [(RetrievalReward.from_run(r, contrastive, cache, f"tmr{i + 1}:{r.name}" if len(reward) > 1 else None,
+                                           twin), 1.0 / len(reward)) for i, r in enumerate(reward)]
         terms += [(FootSkating(), foot_skating)] if foot_skating else []
         dist = Distributed.from_env()
         if method != "ddpo" and dist.world > 1:
@@ -198,7 +201,7 @@ def finetune(
                                      {"reward_run": _run_paths(reward), "prompts": str(sources[0]),
                                       **({"val_reward_run": str(val_reward.resolve())} if val_reward else {})}, **more)
         if val_reward:
-            trainer.val_reward = RetrievalReward.from_run(val_reward, contrastive, cache)
+            trainer.val_reward = RetrievalReward.from_run(val_reward, contrastive, cache, twin=twin)
         trainer.judge_sets = judge_sets
         try:
             trainer.run(resume=resume, tensorboard=tensorboard)

@@ -51,6 +51,7 @@ class ExperimentConfig:
     data_seed: int = 0
     use_shipped: bool = True
     contrastive: bool = False  # True: cos(prompt) minus the mean cos with the batch's other prompts
+    twin: bool = False  # True: minus the cos with the prompt's swapped twin ("left" <-> "right"...)
     method: str = "ddpo"  # or the comparisons: "raft" (rl/raft.py), "draft" (reward gradient, rl/draft.py)
     finetune: dict = field(default_factory=dict)  # overrides of the preset's [finetune] ([raft], [draft]) table
     device: str = "cpu"  # where models train and sample; not a stage setting (a finished stage stays valid)
@@ -174,14 +175,14 @@ def embedding_stage(folder: Path, data: Path, kind: str, preset: str, console: C
 
 def finetune_stage(folder: Path, base: Path, reward: Path, cfg: FinetuneConfig, prompts: list[Prompt],
                    replay: list[Prompt], val: list[Prompt], contrastive: bool, console: Console,
-                   device: str = "cpu", prompt_source: str | None = None) -> Path:
+                   device: str = "cpu", prompt_source: str | None = None, twin: bool = False) -> Path:
     """Post-training of ``base`` from ``prompts`` alone (``replay`` keeps the source, ``val`` picks the best);
     ``prompt_source`` names where prompts other than the target's training captions came from."""
 
     def finetune(f: Path) -> None:
         f.mkdir(parents=True, exist_ok=True)
         pipe = MotionPipeline.from_run(base, device, f / ".text_cache")
-        reward_fn = WeightedSum([(RetrievalReward.from_run(reward, contrastive, f / ".text_cache"), 1.0)])
+        reward_fn = WeightedSum([(RetrievalReward.from_run(reward, contrastive, f / ".text_cache", twin=twin), 1.0)])
         trainer_class(cfg)(pipe, reward_fn, prompts, cfg, f, base, replay, val, console).run(
             resume=(f / "train_state.safetensors").exists())
 
@@ -192,6 +193,8 @@ def finetune_stage(folder: Path, base: Path, reward: Path, cfg: FinetuneConfig, 
               "prompts": len(prompts), "replay": len(replay)}
     if prompt_source is not None:  # only then: stages fine-tuned on the target's own captions stay valid
         config["prompt_source"] = prompt_source
+    if twin:
+        config["twin"] = True
     return run_stage(folder, config, finetune, console, f"fine-tuning {folder.name}", _anchors(folder.parent))
 
 

@@ -118,7 +118,7 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     # Per base, its fine-tuned seeds; every row pools over all of them.
     replay, val = load_prompts(src, "train"), load_prompts(tgt, "val")
     adapters = [[finetune_stage(out / cfg.finetune_folder(base_seed, seed), base, reward, cfg.finetune_config(seed),
-                                prompts, replay, val, cfg.contrastive, console, dev, prompt_source)
+                                prompts, replay, val, cfg.contrastive, console, dev, prompt_source, cfg.twin)
                  for seed in cfg.seeds] for base_seed, base in zip(cfg.base_seeds, bases)]
 
     evaluator = EmbeddingModel.load(evaluator_run, "evaluator")
@@ -130,7 +130,7 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     measured = Measurements(out / "measured")  # a re-run measures only models it has not measured yet
     rows = _table_rows(evaluator, eval_set, protocol, base_pipes, tuned, console, measured)
     if cfg.best_of > 1:
-        reward_fn = RetrievalReward.from_run(reward, cfg.contrastive)
+        reward_fn = RetrievalReward.from_run(reward, cfg.contrastive, twin=cfg.twin)
         rows["best_of"] = pool([evaluate(evaluator, tgt, protocol, BestOfN(pipe, reward_fn, cfg.best_of),
                                          console=console, eval_set=eval_set) for pipe in base_pipes])
     pretrained = f"Pretrained on {cfg.source_name}" + (f" ({len(bases)} bases)" if len(bases) > 1 else "")

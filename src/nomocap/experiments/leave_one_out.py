@@ -77,7 +77,8 @@ def run(out: str | Path, cfg: LeaveOneOutConfig, console: Console | None = None)
         val = load_prompts(data, "val", category)
         # Per class-less base, its fine-tuned seeds; the rows pool over all of them.
         adapters = [[finetune_stage(out / cfg.finetune_folder(base_seed, seed, category), without, reward,
-                                    cfg.finetune_config(seed), train, others, val, cfg.contrastive, console, dev)
+                                    cfg.finetune_config(seed), train, others, val, cfg.contrastive, console, dev,
+                                    twin=cfg.twin)
                      for seed in cfg.seeds] for base_seed, without in zip(cfg.base_seeds, withouts)]
         eval_set = EvalSet(data, "test", evaluator, category=category)
         full_pipe = MotionPipeline.from_run(full, dev)

@@ -7,23 +7,28 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from nomocap.eval.precision import swap_instruction
 from nomocap.retrieval.train import EmbeddingModel
 from nomocap.rewards import MotionBatch
 
 
 class RetrievalReward:
     """``cos(text, motion)``; with ``contrastive`` minus the mean cosine with the batch's other prompts,
-    so a motion is rewarded for matching its prompt *and not* the others ("left" not also "right")."""
+    so a motion is rewarded for matching its prompt *and not* the others; with ``twin`` minus the cosine with
+    the prompt's swapped twin ("left" <-> "right", "clockwise" <-> "counterclockwise", "forward" <->
+    "backward"), so that doing the other side costs as much as doing the side asked earns. A prompt without
+    such a word has no twin and keeps its other terms."""
 
-    def __init__(self, model: EmbeddingModel, contrastive: bool = False, name: str | None = None):
-        self.model, self.contrastive = model, contrastive
-        self.name = name or ("tmr_contrastive" if contrastive else "tmr")
+    def __init__(self, model: EmbeddingModel, contrastive: bool = False, name: str | None = None,
+                 twin: bool = False):
+        self.model, self.contrastive, self.twin = model, contrastive, twin
+        self.name = name or "tmr" + ("_contrastive" if contrastive else "") + ("_twin" if twin else "")
         self._texts: dict[str, torch.Tensor] = {}
 
     @classmethod
     def from_run(cls, run: str | Path, contrastive: bool = False, cache_dir: str | Path | None = None,
-                 name: str | None = None):
-        return cls(EmbeddingModel.load(run, "retrieval", cache_dir), contrastive, name)
+                 name: str | None = None, twin: bool = False):
+        return cls(EmbeddingModel.load(run, "retrieval", cache_dir), contrastive, name, twin)
 
     def text_embeddings(self, prompts: list[str]) -> torch.Tensor:
         for p in dict.fromkeys(prompts):
@@ -49,10 +54,15 @@ class RetrievalReward:
         return self._scores(self.model.embed_motion_batch(features.to(device), mask.to(device)), prompts)
 
     def _scores(self, motion: torch.Tensor, prompts: list[str]) -> torch.Tensor:
-        text = self.text_embeddings(prompts).to(motion)
-        cos = text @ F.normalize(motion, dim=-1).T  # prompt i against motion j
+        motion = F.normalize(motion, dim=-1)
+        cos = self.text_embeddings(prompts).to(motion) @ motion.T  # prompt i against motion j
         own = cos.diagonal()
         if self.contrastive:
             other = torch.tensor([[a != b for b in prompts] for a in prompts], device=cos.device)
             own = own - (cos.T * other).sum(1) / other.sum(1).clamp_min(1)
+        if self.twin:
+            twins = [swap_instruction(p) for p in prompts]
+            has_twin = torch.tensor([t != p for t, p in zip(twins, prompts)], device=cos.device)
+            twin_cos = (self.text_embeddings(twins).to(motion) * motion).sum(-1)
+            own = own - torch.where(has_twin, twin_cos, torch.zeros_like(twin_cos))
         return own

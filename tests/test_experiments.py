@@ -366,3 +366,17 @@ def test_cross_dataset_on_kit_format_corpora_runs_without_the_judge(tmp_path):
     assert len(rows["finetuned"]["r_precision"]["mean"]) == 3 and rows["source"]["base"]["fid"]["mean"] > 0
     assert "(kit), so the judge rows are left out" in " ".join((out / "results.md").read_text().split())
     assert (out / "grid.gif").exists()  # rendered on KIT's skeleton
+
+
+def test_the_twin_switch_enters_a_fine_tuning_stage_only_when_on(tmp_path, monkeypatch):
+    """Stages fine-tuned before ``--twin`` existed keep their hash; turning it on re-runs them."""
+    from nomocap.experiments import common
+
+    configs = []
+    monkeypatch.setattr(common, "run_stage", lambda folder, config, *args, **kw: configs.append(config) or folder)
+    cfg = ExperimentConfig(preset="tiny", method="draft").finetune_config(0)
+    for twin in (False, True):
+        common.finetune_stage(tmp_path / "draft_s0", tmp_path / "base", tmp_path / "reward", cfg, [], [], [], True,
+                              Console(quiet=True), twin=twin)
+    assert "twin" not in configs[0] and configs[1]["twin"] is True
+    assert {k: v for k, v in configs[1].items() if k != "twin"} == configs[0]

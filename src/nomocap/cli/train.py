@@ -187,7 +187,7 @@ def finetune(
         cache = out / ".text_cache"
         # Several reward runs share the weight 1 (their names tell the logged terms apart).
         terms = [(RetrievalReward.from_run(r, contrastive, cache, f"tmr{i + 1}:{r.name}" if len(reward) > 1 else None,
-                                           twin), 1.0 / len(reward)) for i, r in enumerate(reward)]
+                                           twin=twin), 1.0 / len(reward)) for i, r in enumerate(reward)]
         terms += [(FootSkating(), foot_skating)] if foot_skating else []
         dist = Distributed.from_env()
         if method != "ddpo" and dist.world > 1:

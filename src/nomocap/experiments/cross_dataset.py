@@ -118,7 +118,8 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     # Per base, its fine-tuned seeds; every row pools over all of them.
     replay, val = load_prompts(src, "train"), load_prompts(tgt, "val")
     adapters = [[finetune_stage(out / cfg.finetune_folder(base_seed, seed), base, reward, cfg.finetune_config(seed),
-                                prompts, replay, val, cfg.contrastive, console, dev, prompt_source, cfg.twin)
+                                prompts, replay, val, cfg.contrastive, console, dev, prompt_source,
+                                twin=cfg.twin)
                  for seed in cfg.seeds] for base_seed, base in zip(cfg.base_seeds, bases)]
 
     evaluator = EmbeddingModel.load(evaluator_run, "evaluator")

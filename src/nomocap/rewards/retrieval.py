@@ -64,5 +64,5 @@ class RetrievalReward:
             twins = [swap_instruction(p) for p in prompts]
             has_twin = torch.tensor([t != p for t, p in zip(twins, prompts)], device=cos.device)
             twin_cos = (self.text_embeddings(twins).to(motion) * motion).sum(-1)
-            own = own - torch.where(has_twin, twin_cos, torch.zeros_like(twin_cos))
+            own = own - twin_cos * has_twin
         return own

@@ -133,7 +133,9 @@ def finetune(
     iterations: int = typer.Option(None, help="override the preset's iterations (ddpo)"),
     contrastive: bool = CONTRASTIVE,
     twin: bool = TWIN,
-    foot_skating: float = typer.Option(0.0, help="weight of the foot-skating penalty"),
+    foot_skating: float = typer.Option(0.0, help="weight of the foot-skating penalty (m/s of feet sliding, grounded)"),
+    ground_penetration: float = typer.Option(0.0, help="weight of the ground-penetration penalty (m below the floor)"),
+    jitter: float = typer.Option(0.0, help="weight of the jitter penalty (m/s^3 of joint jerk)"),
     clip_range: float = typer.Option(None, help="override the PPO clip range (ddpo)"),
     lr: float = typer.Option(None, help="override the adapters' learning rate"),
     kl_coef: float = typer.Option(None, help="override the KL-to-base coefficient (ddpo)"),
@@ -157,7 +159,7 @@ def finetune(
     from nomocap.motion.skeleton import get_skeleton
     from nomocap.pipeline import MotionPipeline
     from nomocap.rewards import WeightedSum
-    from nomocap.rewards.physics import FootSkating
+    from nomocap.rewards.physics import FootSkating, GroundPenetration, Jitter
     from nomocap.rewards.retrieval import RetrievalReward
     from nomocap.rl import method_config, trainer_class
     from nomocap.rl.distributed import Distributed
@@ -178,17 +180,19 @@ def finetune(
         cfg = method_config(method, preset, base_config.get("arch"), **given)
         if tensorboard:
             check_tensorboard()
-        fps = get_skeleton(base_config.get("skeleton", "t2m")).fps  # annotations: seconds
+        skeleton = base_config.get("skeleton", "t2m")
+        fps = get_skeleton(skeleton).fps  # annotations: seconds
         train_prompts = load_prompts(sources[0], "train", category, fps)
         val_prompts = load_prompts(sources[0], "val", category, fps) if sources[0].is_dir() or \
             sources[0].suffix == ".json" else []
         replay_prompts = load_prompts(replay, "train", fps=fps) if replay else []
-        judge_sets = _judge_sets(judge_prompts, val_prompts, replay, fps, base_config.get("skeleton", "t2m"))
+        judge_sets = _judge_sets(judge_prompts, val_prompts, replay, fps, skeleton)
         cache = out / ".text_cache"
         # Several reward runs share the weight 1 (their names tell the logged terms apart).
         terms = [(RetrievalReward.from_run(r, contrastive, cache, f"tmr{i + 1}:{r.name}" if len(reward) > 1 else None,
                                            twin=twin), 1.0 / len(reward)) for i, r in enumerate(reward)]
-        terms += [(FootSkating(), foot_skating)] if foot_skating else []
+        physics = ((FootSkating, foot_skating), (GroundPenetration, ground_penetration), (Jitter, jitter))
+        terms += [(penalty(skeleton), weight) for penalty, weight in physics if weight]
         dist = Distributed.from_env()
         if method != "ddpo" and dist.world > 1:
             raise ValueError(f"{method} runs in one process; launch it without accelerate/torchrun")

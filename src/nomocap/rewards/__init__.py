@@ -84,10 +84,19 @@ class WeightedSum:
         """The terms that are not differentiable functions of the features."""
         return [reward.name for reward, _ in self.terms if not hasattr(reward, "differentiable")]
 
-    def differentiable(self, features: torch.Tensor, mask: torch.Tensor, prompts: list[str]) -> torch.Tensor:
-        """``sum_i w_i * r_i`` as a function of de-normalised HumanML3D features ``[B, T, D]``, for terms that
-        have one (the retrieval reward; the physics penalties are numpy and have none)."""
+    def differentiable(self, features: torch.Tensor, mask: torch.Tensor, prompts: list[str],
+                       info: dict[str, float] | None = None) -> torch.Tensor:
+        """``sum_i w_i * r_i`` as a function of de-normalised HumanML3D features ``[B, T, D]``; every term must have
+        one (the retrieval reward and the physics penalties do; a user's reward may not). ``info``, when given,
+        receives each term's batch mean as ``reward/<name>``, as ``__call__`` logs it."""
         if self.without_gradient:
             raise ValueError(f"reward term(s) {', '.join(self.without_gradient)} have no gradient: reward-gradient "
-                             "fine-tuning (--method draft) climbs the retrieval reward alone (drop --foot-skating)")
-        return sum(weight * reward.differentiable(features, mask, prompts) for reward, weight in self.terms)
+                             "fine-tuning (--method draft) needs every term's gradient (give it a differentiable(...) "
+                             "method, or use --method ddpo or raft)")
+        total = torch.zeros((), device=features.device)
+        for reward, weight in self.terms:
+            scores = reward.differentiable(features, mask, prompts)
+            total = total + weight * scores
+            if info is not None:
+                info[f"reward/{reward.name}"] = float(scores.detach().mean())
+        return total

@@ -1,58 +1,111 @@
 """Physical plausibility from joints (metres, Y up, floor at 0): foot skating, ground penetration, jitter.
 
-Each reward is a penalty: the score is minus the measured quantity, so higher is better.
+Each reward is a penalty: the score is minus the measured quantity, so higher is better. The measures are
+batched torch functions of padded joints ``[B, T, J, 3]`` and a frame mask ``[B, T]``, so that the same code
+scores sampled motions (DDPO, RAFT) and is differentiated through the sampler (DRaFT).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
+from nomocap.motion.features import features_to_joints_torch
+from nomocap.motion.skeleton import Skeleton, get_skeleton
 from nomocap.rewards import MotionBatch
 
-FOOT_JOINTS = (7, 8, 10, 11)  # ankles, toes
-CONTACT_HEIGHT = np.array([0.10, 0.10, 0.05, 0.05])  # metres: ankle joints sit higher than toe joints
+ANKLE_CONTACT, TOE_CONTACT = 0.10, 0.05  # metres: an ankle joint sits higher above the floor than a toe joint
+
+Measure = Callable[[torch.Tensor, torch.Tensor, Skeleton], torch.Tensor]
 
 
-def foot_skating(joints: np.ndarray, fps: float) -> float:
-    """Mean horizontal speed (m/s) of foot joints while they touch the ground."""
-    feet = joints[:, FOOT_JOINTS]
-    contact = (feet[1:, :, 1] < CONTACT_HEIGHT) & (feet[:-1, :, 1] < CONTACT_HEIGHT)
-    speed = np.linalg.norm(np.diff(feet[..., [0, 2]], axis=0), axis=-1) * fps
-    return float((speed * contact).sum() / max(contact.sum(), 1))
+def foot_joints(skeleton: Skeleton) -> tuple[list[int], list[float]]:
+    """The skeleton's ankle and toe joints and the height under which each touches the floor."""
+    joints = [*skeleton.left_foot, *skeleton.right_foot]  # (ankle, toe) per foot
+    return joints, [ANKLE_CONTACT, TOE_CONTACT] * 2
 
 
-def ground_penetration(joints: np.ndarray) -> float:
-    """Mean depth (m) below the floor of the lowest foot joint."""
-    return float(np.maximum(0.0, -joints[:, FOOT_JOINTS, 1].min(axis=1)).mean())
+def _masked_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Per motion: the weighted sum over every axis but the first, over the summed weight (0 when it is 0)."""
+    dims = tuple(range(1, values.dim()))
+    weight = weight.expand_as(values)
+    return (values * weight).sum(dims) / weight.sum(dims).clamp_min(1)
 
 
-def jitter(joints: np.ndarray, fps: float) -> float:
-    """Mean magnitude of joint jerk (third time derivative), in m/s^3."""
-    if len(joints) < 4:
-        return 0.0
-    return float(np.linalg.norm(np.diff(joints, 3, axis=0), axis=-1).mean() * fps**3)
+def foot_skating_batch(joints: torch.Tensor, mask: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
+    """Mean horizontal speed (m/s) of the foot joints over the frame pairs in which they touch the floor."""
+    index, height = foot_joints(skeleton)
+    feet = joints[:, :, index]
+    low = feet[..., 1] < feet.new_tensor(height)
+    contact = low[:, 1:] & low[:, :-1] & (mask[:, 1:] & mask[:, :-1])[..., None]
+    speed = torch.linalg.vector_norm(feet[:, 1:, :, [0, 2]] - feet[:, :-1, :, [0, 2]], dim=-1) * skeleton.fps
+    return _masked_mean(speed, contact.to(speed))
 
 
-class _JointPenalty:
-    def __init__(self, name: str, measure):
-        self.name, self.measure = name, measure
+def ground_penetration_batch(joints: torch.Tensor, mask: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
+    """Mean depth (m) below the floor of the lowest foot joint, over the valid frames."""
+    lowest = joints[:, :, foot_joints(skeleton)[0], 1].amin(-1)
+    return _masked_mean(torch.relu(-lowest), mask.to(lowest))
+
+
+def jitter_batch(joints: torch.Tensor, mask: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
+    """Mean magnitude of joint jerk (third time derivative, m/s^3); 0 for a motion of fewer than 4 frames."""
+    jerk = torch.linalg.vector_norm(torch.diff(joints, 3, dim=1), dim=-1)
+    valid = mask[:, 3:] & mask[:, 2:-1] & mask[:, 1:-2] & mask[:, :-3]
+    return _masked_mean(jerk, valid[..., None].to(jerk)) * skeleton.fps**3
+
+
+def _one(measure: Measure, joints: np.ndarray, skeleton: str | Skeleton) -> float:
+    j = torch.as_tensor(np.asarray(joints, np.float64))[None]
+    return float(measure(j, torch.ones(j.shape[:2], dtype=torch.bool), get_skeleton(skeleton)))
+
+
+def foot_skating(joints: np.ndarray, skeleton: str | Skeleton = "t2m") -> float:
+    """Foot skating (m/s) of one motion's joints ``[T, J, 3]`` in metres."""
+    return _one(foot_skating_batch, joints, skeleton)
+
+
+def ground_penetration(joints: np.ndarray, skeleton: str | Skeleton = "t2m") -> float:
+    """Ground penetration (m) of one motion's joints ``[T, J, 3]`` in metres."""
+    return _one(ground_penetration_batch, joints, skeleton)
+
+
+def jitter(joints: np.ndarray, skeleton: str | Skeleton = "t2m") -> float:
+    """Jitter (m/s^3) of one motion's joints ``[T, J, 3]`` in metres."""
+    return _one(jitter_batch, joints, skeleton)
+
+
+class JointPenalty:
+    """``-measure(joints)``; differentiable as a function of HumanML3D features on ``skeleton`` (what DRaFT climbs)."""
+
+    def __init__(self, name: str, measure: Measure, skeleton: str | Skeleton = "t2m"):
+        self.name, self.measure, self.skeleton = name, measure, get_skeleton(skeleton)
 
     def __call__(self, motions: MotionBatch, prompts: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
-        fps = motions.representation.skeleton.fps
-        scale = motions.representation.skeleton.unit
-        scores = torch.tensor([-self.measure(j * scale, fps) if j is not None else float("nan")
+        sk = motions.representation.skeleton
+        scores = torch.tensor([-_one(self.measure, j * sk.unit, sk) if j is not None else float("nan")
                                for j in motions.joints], dtype=torch.float32)
         return scores, {}
 
+    def differentiable(self, features: torch.Tensor, mask: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        """The same scores from de-normalised HumanML3D features ``[B, T, D]`` (``mask [B, T]``: valid frames)."""
+        sk = self.skeleton
+        if features.shape[-1] != sk.feature_dim:
+            raise ValueError(f"{self.name}: features of dimension {features.shape[-1]} are not HumanML3D features "
+                             f"of the {sk.name} skeleton ({sk.feature_dim}); pass the base model's skeleton")
+        joints = features_to_joints_torch(features, sk.num_joints) * sk.unit
+        return -self.measure(joints, mask.to(features.device), sk)
 
-def FootSkating() -> _JointPenalty:  # noqa: N802 - reads like a class at the call site
-    return _JointPenalty("foot_skating", foot_skating)
+
+def FootSkating(skeleton: str | Skeleton = "t2m") -> JointPenalty:  # noqa: N802 - reads like a class at the call site
+    return JointPenalty("foot_skating", foot_skating_batch, skeleton)
 
 
-def GroundPenetration() -> _JointPenalty:  # noqa: N802
-    return _JointPenalty("penetration", lambda j, fps: ground_penetration(j))
+def GroundPenetration(skeleton: str | Skeleton = "t2m") -> JointPenalty:  # noqa: N802
+    return JointPenalty("penetration", ground_penetration_batch, skeleton)
 
 
-def Jitter() -> _JointPenalty:  # noqa: N802
-    return _JointPenalty("jitter", jitter)
+def Jitter(skeleton: str | Skeleton = "t2m") -> JointPenalty:  # noqa: N802
+    return JointPenalty("jitter", jitter_batch, skeleton)

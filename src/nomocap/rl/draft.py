@@ -38,7 +38,7 @@ from rich.console import Console
 
 from nomocap.data.prompts import Prompt, draw_with_replay, replay_count
 from nomocap.pipeline import MotionPipeline, Samples
-from nomocap.rewards import DifferentiableReward
+from nomocap.rewards import DifferentiableReward, WeightedSum
 from nomocap.rl.run_state import AdapterTrainer, progress_bar
 from nomocap.runlog import RunLog
 from nomocap.training import checked_preset
@@ -86,8 +86,8 @@ class DRaFTTrainer(AdapterTrainer):
                  val_prompts: list[Prompt] | None = None, console: Console | None = None,
                  run_config: dict | None = None):
         if not hasattr(reward, "differentiable") or getattr(reward, "without_gradient", []):
-            raise ValueError("draft climbs the reward's gradient: use the retrieval reward alone "
-                             f"(no gradient: {', '.join(getattr(reward, 'without_gradient', [reward.name]))})")
+            raise ValueError("draft climbs the reward's gradient: every reward term needs a differentiable(...) "
+                             f"method (none: {', '.join(getattr(reward, 'without_gradient', [reward.name]))})")
         if pipe.representation.name != "guo":
             raise ValueError(f"draft needs a base in the HumanML3D feature representation (guo), which the reward "
                              f"reads; this base is {pipe.representation.name!r}")
@@ -97,6 +97,8 @@ class DRaFTTrainer(AdapterTrainer):
             raise ValueError(f"adapter_steps must lie in [0, steps={cfg.steps}], got {cfg.adapter_steps}")
         if cfg.adapt_decoder and pipe.frame_space:
             raise ValueError("adapt_decoder trains a latent model's VAE decoder; this base has none (use --arch mld)")
+        # One weighted sum whatever was passed, so that each term's mean is logged beside the total
+        reward = reward if isinstance(reward, WeightedSum) else WeightedSum([(reward, 1.0)])
         super().__init__(pipe, reward, prompts, cfg, out, base_run, replay, val_prompts, console, run_config)
         for name, param in self.policy.named_parameters():
             # A latent model's VAE has adapters too (the same layer names). By default the comparison adapts the
@@ -133,12 +135,14 @@ class DRaFTTrainer(AdapterTrainer):
         samples = pipe.sample(texts, lengths, self.sampler, cfg.guidance, noise(), grad_steps=cfg.grad_steps,
                               keep_trajectory=cfg.denoiser_anchor_coef > 0)
         features = pipe.normalizer.denormalize(samples.features)
-        rewards = self.reward.differentiable(features, samples.mask, texts)
+        terms: dict[str, float] = {}
+        rewards = self.reward.differentiable(features, samples.mask, texts, terms)
         held = (self.replay_mask(len(prompts)) & (cfg.replay_anchor_coef > 0)).to(rewards.device)
         own = ~held
         loss = -rewards[own].mean() if own.any() else rewards.sum() * 0.0
         scores = rewards.detach()
-        info = {"reward_mean": float(scores.mean()), "reward_std": float(scores.std()) if len(scores) > 1 else 0.0}
+        info = {"reward_mean": float(scores.mean()), "reward_std": float(scores.std()) if len(scores) > 1 else 0.0,
+                **(terms if len(terms) > 1 else {})}
         if cfg.anchor_coef > 0 or held.any():
             with torch.no_grad(), self.policy.disable_adapter():
                 base = pipe.sample(texts, lengths, self.sampler, cfg.guidance, noise())

@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from nomocap.data.synth.corpus import synthesize
-from nomocap.eval.protocol import EvalSet, ProtocolConfig, evaluate
+from nomocap.eval.protocol import EvalSet, ProtocolConfig, evaluate, markdown_table
+from nomocap.motion.features import features_to_joints
 from nomocap.retrieval.scores import mirror_separation, retrieval_scores
 from nomocap.retrieval.tmr import TMR, TMRConfig, negative_filter
 from nomocap.retrieval.train import EmbeddingModel, EmbeddingTrainConfig, train_embedding_model
+from nomocap.rewards.physics import foot_skating, ground_penetration, jitter
 
 
 def test_near_identical_captions_are_not_negatives():
@@ -54,6 +56,15 @@ def test_evaluator_ground_truth_row(trained):
     assert row["r_precision"]["mean"][2] > 3 / 32  # top-3 above the 3/32 chance level
     assert row["judge_accuracy"]["mean"] > 0.97  # real motions pass the judge
     assert np.isfinite(row["fid"]["mean"]) and row["diversity"]["mean"] > 0
+    one = evaluate(ev, data, ProtocolConfig.from_preset("tiny", texts=32, replications=1), None, split="train",
+                   eval_set=EvalSet(data, "train", ev))
+    eval_set = EvalSet(data, "train", ev)
+    idx, _ = eval_set.draw(np.random.default_rng(0), 32, 32)  # the one replication's motions
+    joints = [features_to_joints(eval_set.features[i]) for i in idx]
+    for name, measure in (("foot_skating", foot_skating), ("penetration", ground_penetration), ("jitter", jitter)):
+        assert one[name]["mean"] == pytest.approx(np.mean([measure(j) for j in joints]), rel=1e-6)
+    assert one["penetration"]["mean"] < 0.01 and 0 < one["foot_skating"]["mean"] < 1.0  # the corpus stands on its floor
+    assert "Foot skating (m/s)" in markdown_table({"Ground truth": one, "older row": {"fid": row["fid"]}})
 
 
 def test_tmr_decoder_learns_to_reconstruct_and_round_trips(trained, tmp_path):

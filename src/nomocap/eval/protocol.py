@@ -32,9 +32,10 @@ from nomocap.eval.metrics import (
 from nomocap.motion.features import features_to_joints, joints_to_features
 from nomocap.pipeline import MotionPipeline
 from nomocap.retrieval.train import EmbeddingModel
+from nomocap.rewards.physics import PHYSICS, physics_means
 from nomocap.training import preset_values
 
-METRICS = ("r_precision", "fid", "mm_dist", "diversity", "multimodality", "judge_accuracy")
+METRICS = ("r_precision", "fid", "mm_dist", "diversity", "multimodality", "judge_accuracy") + PHYSICS
 
 
 @dataclass
@@ -141,8 +142,10 @@ def evaluate(evaluator: EmbeddingModel, data: str | Path | None, cfg: ProtocolCo
             values["mm_dist"].append(matching_score(text_emb, motion_emb))
             values["fid"].append(frechet_distance(*gaussian_stats(motion_emb), *eval_set.real_stats))
             values["diversity"].append(diversity(motion_emb, min(cfg.diversity_times, len(motion_emb) - 1), rng))
+            joints = [features_to_joints(m, eval_set.skeleton) for m in motions]
+            for name, value in physics_means(joints, eval_set.skeleton).items():
+                values[name].append(value)
             if eval_set.skeleton.name == JUDGE_SKELETON:  # otherwise the judge column stays empty ("–")
-                joints = [features_to_joints(m, eval_set.skeleton) for m in motions]
                 values["judge_accuracy"].append(judge_batch(joints, captions)["accuracy"])
             if pipe is not None and cfg.mm_texts > 0:
                 mm_idx = idx[: cfg.mm_texts]
@@ -326,7 +329,15 @@ def markdown_table(rows: dict[str, dict]) -> str:
         cells = [_cell(rp, k) for k in range(3)] + [_cell(row.get(m)) for m in
                                                     ("fid", "mm_dist", "diversity", "multimodality", "judge_accuracy")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    table = "\n".join(lines) + "\n"
+    measured = {name: row for name, row in rows.items() if any(m in row for m in PHYSICS)}
+    if not measured:
+        return table
+    # Rows measured before the physics columns existed show "–" there.
+    lines = ["", "Physical plausibility (`rewards/physics.py`, the same motions):", "",
+             "| Method | Foot skating (m/s) ↓ | Ground penetration (m) ↓ | Jitter (m/s³) ↓ |", "|---|---|---|---|"]
+    lines += [f"| {name} | " + " | ".join(_cell(rows[name].get(m)) for m in PHYSICS) + " |" for name in rows]
+    return table + "\n".join(lines) + "\n"
 
 
 def write_results(rows: dict[str, dict], out: str | Path, markdown: str | None = None) -> tuple[Path, Path]:

@@ -77,6 +77,17 @@ def jitter(joints: np.ndarray, skeleton: str | Skeleton = "t2m") -> float:
     return _one(jitter_batch, joints, skeleton)
 
 
+PHYSICS = ("foot_skating", "penetration", "jitter")  # the evaluation's columns, in this order
+
+
+def physics_means(joints: list[np.ndarray], skeleton: str | Skeleton) -> dict[str, float]:
+    """Each measure's mean over motions (joints ``[T, J, 3]`` in the skeleton's units): an evaluation's columns."""
+    sk = get_skeleton(skeleton)
+    measures = (foot_skating_batch, ground_penetration_batch, jitter_batch)
+    return {name: float(np.mean([_one(measure, j * sk.unit, sk) for j in joints]))
+            for name, measure in zip(PHYSICS, measures)}
+
+
 class JointPenalty:
     """``-measure(joints)``; differentiable as a function of HumanML3D features on ``skeleton`` (what DRaFT climbs)."""
 

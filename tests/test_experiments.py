@@ -83,6 +83,18 @@ def test_cross_dataset_tiny_writes_results_and_reuses_stages(tmp_path):
     md = (tmp_path / "results.md").read_text()
     assert "Pretrained on h (2 bases)" in md and "| Fine-tuned from seed 1 |" in md
     assert "| Fine-tuned by DRaFT (reward gradient), adapters × 0 |" in md
+    # A base of the user's (here the second pretrained one): fine-tuned in a stage named after its folder, its
+    # rows the same measurements as when the driver had pretrained it.
+    result = runner.invoke(app, tiny + ["--method", "draft", "--base", str(tmp_path / "base_seed1"),
+                                        "--adapter-scale", "0"])
+    assert result.exit_code == 0, result.output
+    given = json.loads((tmp_path / "results.json").read_text())
+    assert (tmp_path / "draft_base_seed1_s0" / "best" / "adapter_model.safetensors").exists()
+    assert given["base"] == two_bases["per_base"][1]["base"] and "per_base" not in given
+    assert given["judge_paired"]["delta"] == 0.0
+    loo = runner.invoke(app, ["experiment", "leave-one-out", "--preset", "tiny", "--out", str(tmp_path / "l"),
+                              "--base", str(tmp_path / "base")])
+    assert loo.exit_code != 0 and "--base is cross-dataset's" in loo.output and not (tmp_path / "l").exists()
     # The reward model trained on source and target together: the merged corpus and its reward are stages too.
     result = runner.invoke(app, tiny + ["--reward-data", "both"])
     assert result.exit_code == 0, result.output
@@ -127,7 +139,11 @@ def test_the_sections_of_cross_dataset_named_as_experiments_point_to_it(tmp_path
     (["--base-seeds", "0,0"], "give distinct non-negative pretraining seeds"),
     (["--base-seeds", "0,a"], "give comma-separated integers"),
     (["--guidance", "-1"], "give a finite scale >= 0"),
-    (["--set", "guidance=5"], "give --guidance instead")])
+    (["--set", "guidance=5"], "give --guidance instead"),
+    (["--base", "runs/b", "--base-seeds", "0,1"], "give --base RUN or --base-seeds, not both"),
+    (["--base", "no/such/run"], "is not a nomocap run folder"),
+    (["--base", str(SHIPPED / "reward_small")], "expected a 'denoiser' run"),
+    (["--base", str(SHIPPED / "base_small_mld_guo")], "pass --arch mld --repr guo")])
 def test_a_bad_option_fails_before_any_corpus_is_made(tmp_path, option, message):
     result = runner.invoke(app, ["experiment", "cross-dataset", "--preset", "tiny", *option,
                                  "--out", str(tmp_path / "x")])

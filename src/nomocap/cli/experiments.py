@@ -43,6 +43,9 @@ def experiment(
     base_seeds: str = typer.Option("0", help="comma-separated pretraining seeds; each base (cross-dataset's; "
                                    "leave-one-out's class-less one) is fine-tuned with every --seeds, and the rows "
                                    "pool over all of them (seed 0: the shipped base where it ships)"),
+    base: list[Path] = typer.Option(None, help="cross-dataset: a pretrained source denoiser run of yours to fine-tune "
+                                    "instead of the shipped / pretrained base (repeat for several; the rows pool "
+                                    "over them as over --base-seeds)"),
     source: str = typer.Option("h", help="source domain (pretraining; leave-one-out's corpus): the embedded h or k, "
                                "or a corpus folder in the HumanML3D layout (e.g. your HumanML3D)"),
     target: str = typer.Option("k", help="target domain (prompts, reward, evaluation): h, k or a corpus folder on "
@@ -94,9 +97,11 @@ def experiment(
                                                    method=method, device=where, reward_data=reward_data,
                                                    prompts=str(prompts) if prompts else None,
                                                    adapter_scale=adapter_scale, base_seeds=seed_values(base_seeds),
-                                                   guidance=guidance)
+                                                   guidance=guidance, bases=[str(b) for b in base or []])
             cross_dataset.run(out, cfg, console)
         else:
+            if base:
+                raise ValueError("--base is cross-dataset's: leave-one-out pretrains its own class-less bases")
             chosen = categories.split(",") if categories else list(leave_one_out.CATEGORIES)
             loo = leave_one_out.LeaveOneOutConfig(preset=preset, arch=arch, repr=repr, domain=source,
                                                   categories=chosen, seeds=seed_list, use_shipped=not from_scratch,

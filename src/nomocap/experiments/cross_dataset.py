@@ -9,13 +9,14 @@ curves, a render grid and ``report.html``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
 
+from nomocap.checkpoint import load_config
 from nomocap.data.humanml import CorpusError
 from nomocap.data.prompts import load_prompts, prompts_by_split
 from nomocap.eval.precision import combine_confusions, confusion_markdown, precision_axis
@@ -59,6 +60,8 @@ class CrossDatasetConfig(ExperimentConfig):
     best_of: int = 0  # > 1: add the base's best-of-n row (ranked by the reward model), RL's baseline and ceiling
     reward_data: str = "target"  # or "both": the reward model trained on source and target together
     prompts: str | None = None  # fine-tuning prompts other than the target's training captions (load_prompts)
+    # pretrained source denoisers of the user's, fine-tuned as they are instead of the shipped / pretrained ones
+    bases: list[str] = field(default_factory=list)
 
     @property
     def source_name(self) -> str:
@@ -73,6 +76,29 @@ class CrossDatasetConfig(ExperimentConfig):
         super().__post_init__()
         if self.reward_data not in ("target", "both"):
             raise ValueError(f"unknown --reward-data {self.reward_data!r}: choose target or both")
+        if self.bases:
+            self.check_bases()
+
+    def check_bases(self) -> None:
+        """Given bases: pretrained denoiser runs of the experiment's architecture and representation."""
+        if self.base_seeds != [0]:
+            raise ValueError("give --base RUN or --base-seeds, not both: given bases are used as they are")
+        names = [Path(b).name for b in self.bases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"--base {' '.join(self.bases)}: give bases in folders of distinct names (each names "
+                             "its fine-tuning stages)")
+        for base in self.bases:
+            config = load_config(base, kind="denoiser")
+            arch, repr = config.get("arch", "mdm"), config.get("repr", "guo")
+            if (arch, repr) != (self.arch, self.repr):
+                raise ValueError(f"--base {base} is an {arch} model on {repr} features; the experiment is "
+                                 f"--arch {self.arch} --repr {self.repr}: pass --arch {arch} --repr {repr}")
+
+    def base_names(self) -> list[tuple[int, str]]:
+        """Per base: its pretraining seed and the label of its fine-tuning stages (a given base: its folder name)."""
+        if self.bases:
+            return [(0, Path(b).name) for b in self.bases]
+        return [(seed, "") for seed in self.base_seeds]
 
     def base_folder(self, seed: int) -> str:
         """``base`` (seed 0, the base of every earlier experiment folder) or ``base_seedN``."""
@@ -91,6 +117,11 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
         raise CorpusError(f"the source {cfg.source} ({source_skeleton.name}) and the target {cfg.target} "
                           f"({target_skeleton.name}) are on different skeletons: a model pretrained on one cannot "
                           "be evaluated on the other; give the target in the source's representation")
+    for base in cfg.bases:
+        skeleton = load_config(base, kind="denoiser").get("skeleton", "t2m")
+        if skeleton != source_skeleton.name:
+            raise CorpusError(f"--base {base} was pretrained on the {skeleton} skeleton, the source {cfg.source} is "
+                              f"on {source_skeleton.name}: give the corpus it was pretrained on as --source")
     # A missing, empty or malformed prompt source fails here; an annotations file's seconds are read at the base
     # model's frame rate.
     own_prompts = load_prompts(cfg.prompts, "train", fps=source_skeleton.fps) if cfg.prompts else None
@@ -98,9 +129,10 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
     data = {d: corpus_stage(out, d, cfg.preset, cfg.data_seed, console) for d in (cfg.source, cfg.target)}
     src, tgt = data[cfg.source], data[cfg.target]
     dev = cfg.device
-    bases = [(shipped("base", cfg.source, cfg) if seed == 0 else None)
-             or pretrain_stage(out / cfg.base_folder(seed), src, cfg.preset, cfg.arch, cfg.repr, console, device=dev,
-                               seed=seed) for seed in cfg.base_seeds]
+    bases = [Path(b) for b in cfg.bases] or [
+        (shipped("base", cfg.source, cfg) if seed == 0 else None)
+        or pretrain_stage(out / cfg.base_folder(seed), src, cfg.preset, cfg.arch, cfg.repr, console, device=dev,
+                          seed=seed) for seed in cfg.base_seeds]
     if cfg.reward_data == "both":
         reward = embedding_stage(out / "reward_both", merged_corpus_stage(out, [src, tgt], console), "retrieval",
                                  cfg.preset, console, dev)
@@ -117,10 +149,10 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
 
     # Per base, its fine-tuned seeds; every row pools over all of them.
     replay, val = load_prompts(src, "train"), load_prompts(tgt, "val")
-    adapters = [[finetune_stage(out / cfg.finetune_folder(base_seed, seed), base, reward, cfg.finetune_config(seed),
-                                prompts, replay, val, cfg.contrastive, console, dev, prompt_source,
-                                twin=cfg.twin)
-                 for seed in cfg.seeds] for base_seed, base in zip(cfg.base_seeds, bases)]
+    adapters = [[finetune_stage(out / cfg.finetune_folder(base_seed, seed, label), base, reward,
+                                cfg.finetune_config(seed), prompts, replay, val, cfg.contrastive, console, dev,
+                                prompt_source, twin=cfg.twin)
+                 for seed in cfg.seeds] for (base_seed, label), base in zip(cfg.base_names(), bases)]
 
     evaluator = EmbeddingModel.load(evaluator_run, "evaluator")
     protocol = cfg.protocol()
@@ -142,8 +174,9 @@ def run(out: str | Path, cfg: CrossDatasetConfig, console: Console | None = None
               f"{protocol.guidance:g}.\n")
     if "per_base" in rows:
         table += "\nPer pretrained base, each with its own fine-tuned seeds:\n\n" + markdown_table(
-            {label: row for seed, pair in zip(cfg.base_seeds, rows["per_base"]) for label, row in
-             ((f"Pretrained, seed {seed}", pair["base"]), (f"Fine-tuned from seed {seed}", pair["finetuned"]))})
+            {label: row for (seed, name), pair in zip(cfg.base_names(), rows["per_base"]) for label, row in
+             ((f"Pretrained, {name or f'seed {seed}'}", pair["base"]),
+              (f"Fine-tuned from {name or f'seed {seed}'}", pair["finetuned"]))})
     if cfg.source_evaluator:
         rows["source"] = _source_rows(out, src, cfg, protocol, base_pipes, tuned, console, measured)
         table += (f"\nForgetting (the paper's Table 3): the same models on {cfg.source_name}'s test split, scored "

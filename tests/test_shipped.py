@@ -23,6 +23,8 @@ def test_shipped_checkpoints_are_reproduced(tmp_path):
     h = synthesize(tmp_path / "h", "h", seed=0)
     k = synthesize(tmp_path / "k", "k", seed=0)
     _close(SHIPPED / "base_small_mdm_guo", pretrain(h, tmp_path / "base", PretrainConfig.from_preset("small")))
+    _close(SHIPPED / "base_small_mdm_guo_9k", pretrain(h, tmp_path / "base_9k",
+                                                       PretrainConfig.from_preset("small", steps=9000)))
     _close(SHIPPED / "base_small_mld_guo", pretrain(h, tmp_path / "base_mld",
                                                     PretrainConfig.from_preset("small", arch="mld")))
     _close(SHIPPED / "reward_small", train_embedding_model(k, tmp_path / "reward",

@@ -330,8 +330,7 @@ def markdown_table(rows: dict[str, dict]) -> str:
                                                     ("fid", "mm_dist", "diversity", "multimodality", "judge_accuracy")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
-    measured = {name: row for name, row in rows.items() if any(m in row for m in PHYSICS)}
-    if not measured:
+    if not any(m in row for row in rows.values() for m in PHYSICS):
         return table
     # Rows measured before the physics columns existed show "–" there.
     lines = ["", "Physical plausibility (`rewards/physics.py`, the same motions):", "",

@@ -57,9 +57,17 @@ def jitter_batch(joints: torch.Tensor, mask: torch.Tensor, skeleton: Skeleton) -
     return _masked_mean(jerk, valid[..., None].to(jerk)) * skeleton.fps**3
 
 
+def _padded(joints: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Motions of different lengths as one zero-padded float64 batch ``[B, T, J, 3]`` and its frame mask ``[B, T]``."""
+    lengths = torch.tensor([len(j) for j in joints])
+    batch = torch.zeros(len(joints), int(lengths.max()), *np.shape(joints[0])[1:], dtype=torch.float64)
+    for i, j in enumerate(joints):
+        batch[i, : len(j)] = torch.as_tensor(np.asarray(j, np.float64))
+    return batch, torch.arange(batch.shape[1])[None] < lengths[:, None]
+
+
 def _one(measure: Measure, joints: np.ndarray, skeleton: str | Skeleton) -> float:
-    j = torch.as_tensor(np.asarray(joints, np.float64))[None]
-    return float(measure(j, torch.ones(j.shape[:2], dtype=torch.bool), get_skeleton(skeleton)))
+    return float(measure(*_padded([joints]), get_skeleton(skeleton))[0])
 
 
 def foot_skating(joints: np.ndarray, skeleton: str | Skeleton = "t2m") -> float:
@@ -83,9 +91,9 @@ PHYSICS = ("foot_skating", "penetration", "jitter")  # the evaluation's columns,
 def physics_means(joints: list[np.ndarray], skeleton: str | Skeleton) -> dict[str, float]:
     """Each measure's mean over motions (joints ``[T, J, 3]`` in the skeleton's units): an evaluation's columns."""
     sk = get_skeleton(skeleton)
+    batch, mask = _padded([j * sk.unit for j in joints])
     measures = (foot_skating_batch, ground_penetration_batch, jitter_batch)
-    return {name: float(np.mean([_one(measure, j * sk.unit, sk) for j in joints]))
-            for name, measure in zip(PHYSICS, measures)}
+    return {name: float(measure(batch, mask, sk).mean()) for name, measure in zip(PHYSICS, measures)}
 
 
 class JointPenalty:
@@ -96,8 +104,10 @@ class JointPenalty:
 
     def __call__(self, motions: MotionBatch, prompts: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
         sk = motions.representation.skeleton
-        scores = torch.tensor([-_one(self.measure, j * sk.unit, sk) if j is not None else float("nan")
-                               for j in motions.joints], dtype=torch.float32)
+        scores = torch.full((len(motions),), float("nan"))
+        valid = [i for i, j in enumerate(motions.joints) if j is not None]
+        if valid:
+            scores[valid] = -self.measure(*_padded([motions.joints[i] * sk.unit for i in valid]), sk).float()
         return scores, {}
 
     def differentiable(self, features: torch.Tensor, mask: torch.Tensor, prompts: list[str]) -> torch.Tensor:

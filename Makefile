@@ -17,8 +17,9 @@ setup: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/nomocap demo --out demo_out --seed $(SEED)
 
+# One pytest-xdist worker per core, one torch thread each (tests/conftest.py): the suite is single-threaded at heart.
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n auto --dist worksteal
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow

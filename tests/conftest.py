@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,10 @@ from nomocap.motion.skeleton import get_skeleton
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = FIXTURES / "humanml3d_sample"
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one pytest-xdist worker per core; a second torch thread each would only make them fight.
+    torch.set_num_threads(1)
 
 
 def random_motion(seed: int, frames: int = 80, skeleton: str = "t2m", rigid: bool = False) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -31,17 +32,12 @@ def data_check(
         for col in ("severity", "file", "problem"):
             table.add_column(col, overflow="fold")
         for p in problems:  # relative to the folder in the title, so that a long path never folds a file's name
-            table.add_row(p.severity, _relative(p.path, root), p.message)
+            table.add_row(p.severity, os.path.relpath(p.path, root), p.message)
         console.print(table)
     warnings = len(problems) - len(errors)
     console.print(f"{len(errors)} error(s), {warnings} warning(s) in {root}")
     if errors or (strict and warnings):
         raise typer.Exit(1)
-
-
-def _relative(path: str, root: Path) -> str:
-    prefix = str(root).rstrip("/") + "/"
-    return path[len(prefix):] if path.startswith(prefix) else path
 
 
 @data_app.command("prompts")
